@@ -1,0 +1,117 @@
+"""Figures for the notebook and the report: each function returns a matplotlib figure; `save` writes it as PNG."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+FIGURES = Path(__file__).resolve().parent / "report" / "figures"
+CLASS_NAMES = [str(d) for d in range(10)] + ["unk"]
+
+
+def save(fig: plt.Figure, name: str, folder: Path = FIGURES) -> plt.Figure:
+    """Write fig to report/figures/<name>.png (the report's figures come only from here) and return it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fig.savefig(folder / f"{name}.png", dpi=110, bbox_inches="tight")
+    return fig
+
+
+def sample_grid(sets: dict[str, np.ndarray], n: int = 10) -> plt.Figure:
+    """n evenly spaced images of each set (so class-sorted sets show every class), one row per set."""
+    fig, axes = plt.subplots(len(sets), n, figsize=(n * 0.9, len(sets) * 1.0))
+    for row, (name, images) in zip(np.atleast_2d(axes), sets.items()):
+        for ax, img in zip(row, images[np.linspace(0, len(images) - 1, n).astype(int)]):
+            ax.imshow(img, cmap="gray", vmin=0, vmax=255)
+            ax.set_xticks([]), ax.set_yticks([])
+        row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle("Samples (as the models see them: greyscale 28x28)")
+    return fig
+
+
+def training_curves(histories: dict[str, dict]) -> plt.Figure:
+    """Loss (and accuracy where there is one) per epoch, train vs validation, one column per network."""
+    fig, axes = plt.subplots(2, len(histories), figsize=(4.5 * len(histories), 6), squeeze=False)
+    for col, (name, h) in enumerate(histories.items()):
+        epochs = np.arange(1, len(h["train_loss"]) + 1)
+        for row, key in enumerate(("loss", "acc")):
+            ax = axes[row, col]
+            if h[f"train_{key}"][0] is None:
+                ax.axis("off")
+                continue
+            ax.plot(epochs, h[f"train_{key}"], "o-", label="train")
+            ax.plot(epochs, h[f"val_{key}"], "o-", label="validation")
+            ax.axvline(h["best_epoch"], ls=":", c="grey", label="kept (best validation)")
+            ax.set(title=f"{name}: {key}", xlabel="epoch", ylabel="accuracy %" if key == "acc" else "loss")
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_heatmap(cm: np.ndarray, title: str, names: list[str] | None = None) -> plt.Figure:
+    """Row-normalised confusion matrix with the share in each cell."""
+    names = names or CLASS_NAMES[: len(cm)]
+    share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    size = 1.2 + 0.55 * len(cm)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i, j in np.ndindex(cm.shape):
+        ax.text(j, i, f"{share[i, j]:.2f}".lstrip("0") if share[i, j] < 1 else "1", ha="center", va="center",
+                fontsize=7 if len(cm) > 3 else 11, color="white" if share[i, j] > 0.5 else "black")
+    ax.set(xticks=range(len(cm)), yticks=range(len(cm)), xticklabels=names, yticklabels=names,
+           xlabel="predicted", ylabel="true", title=title)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="share of the true class")
+    fig.tight_layout()
+    return fig
+
+
+def score_distributions(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[str, float],
+                        titles: dict[str, str]) -> plt.Figure:
+    """Histogram of each raw score per set (first set: MNIST validation) with the fitted threshold line."""
+    keys = list(thresholds)
+    fig, axes = plt.subplots(1, len(keys), figsize=(6.5 * len(keys), 4), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        top = np.percentile(np.concatenate([s[key] for s in scores.values()]), 99.5)
+        bins = np.linspace(0, top, 80)
+        for name, s in scores.items():
+            ax.hist(np.clip(s[key], 0, top), bins=bins, histtype="step", density=True, lw=1.5, label=name)
+        ax.axvline(thresholds[key], c="red", ls="--", label=f"threshold {thresholds[key]:.1f}")
+        ax.set(title=titles[key], xlabel="score (clipped at the 99.5th percentile)", ylabel="density")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def reconstruction_grid(images: np.ndarray, recons: np.ndarray, preds: np.ndarray, labels: np.ndarray) -> plt.Figure:
+    """Originals (top) over reconstructions (bottom), titled with true and predicted label."""
+    n = len(images)
+    fig, axes = plt.subplots(2, n, figsize=(n * 1.0, 2.6))
+    for i in range(n):
+        ok = preds[i] == labels[i]
+        axes[0, i].imshow(images[i], cmap="gray")
+        axes[0, i].set_title(f"true {CLASS_NAMES[labels[i]]}", fontsize=8)
+        axes[1, i].imshow(recons[i], cmap="gray")
+        axes[1, i].set_title(f"pred {CLASS_NAMES[preds[i]]}", fontsize=8, color="green" if ok else "red")
+    for ax in axes.ravel():
+        ax.set_xticks([]), ax.set_yticks([])
+    axes[0, 0].set_ylabel("input"), axes[1, 0].set_ylabel("recon.")
+    fig.tight_layout()
+    return fig
+
+
+def tsne_scatter(points: np.ndarray, preds: np.ndarray, sources: np.ndarray) -> plt.Figure:
+    """2-D t-SNE points coloured by predicted class; OOD-sourced images drawn as crosses."""
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    cmap = plt.get_cmap("tab10")
+    for c in range(11):
+        label = f"pred {CLASS_NAMES[c]}"  # once per class
+        for is_ood, marker in ((False, "o"), (True, "x")):
+            m = (preds == c) & (sources == is_ood)
+            if m.any():
+                ax.scatter(*points[m].T, s=6, marker=marker, color="black" if c == 10 else cmap(c), alpha=0.6,
+                           label=label)
+                label = None
+    ax.legend(markerscale=2.5, fontsize=7, ncol=2, title="o: MNIST, x: OOD image")
+    ax.set(title="t-SNE of the autoencoder codes, coloured by prediction", xticks=[], yticks=[])
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,72 @@
+"""The data pipeline: shapes, ranges, fixed splits, clear errors for missing sets."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import data
+
+
+def test_normalize_gives_one_channel_float_with_the_mnist_statistics():
+    x = data.normalize(np.array([np.zeros((28, 28)), np.full((28, 28), 255)], dtype=np.uint8))
+    assert x.shape == (2, 1, 28, 28) and x.dtype == torch.float32
+    assert float(x[0].max()) == pytest.approx(-data.MNIST_MEAN / data.MNIST_STD)
+    assert float(x[1].min()) == pytest.approx((1 - data.MNIST_MEAN) / data.MNIST_STD)
+
+
+def test_rgb_32px_images_become_greyscale_28px_uint8():
+    rgb = Image.fromarray(np.full((32, 32, 3), (255, 0, 0), dtype=np.uint8))
+    out = data.to_mnist_form(rgb)
+    assert out.shape == (28, 28) and out.dtype == np.uint8
+    assert out[0, 0] == 76  # ITU-R 601-2 luma of pure red, as PIL converts
+
+
+def test_noise_sets_are_fixed_by_the_seed_and_span_the_pixel_range():
+    a, b = data.noise_images("uniform"), data.noise_images("uniform")
+    assert a.shape == (data.NOISE_COUNT, 28, 28) and np.array_equal(a, b)
+    g = data.noise_images("gaussian")
+    assert g.dtype == np.uint8 and 100 < g.mean() < 156
+    with pytest.raises(ValueError):
+        data.noise_images("pink")
+
+
+def test_missing_dataset_error_names_the_variable_and_the_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
+    with pytest.raises(data.MissingDataError) as err:
+        data._idx_test_images("notMNIST")
+    assert data.DATA_ENV in str(err.value) and str(tmp_path / "notMNIST" / "raw") in str(err.value)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return data.mnist_splits()
+
+
+def test_mnist_split_is_five_sixths_train_one_sixth_validation_and_disjoint(splits):
+    assert (len(splits["train"]), len(splits["val"]), len(splits["test"])) == (50000, 10000, 10000)
+    train_rows = {img.tobytes() for img in splits["train"].images[:2000]}
+    assert not any(img.tobytes() in train_rows for img in splits["val"].images[:2000])
+    assert set(np.unique(splits["val"].labels)) == set(range(10))
+
+
+def test_mnist_split_is_the_same_on_every_call(splits):
+    again = data.mnist_splits()
+    assert np.array_equal(again["val"].labels, splits["val"].labels)
+
+
+def test_ood_sets_are_uint8_28px_and_all_labelled_unknown():
+    sets = data.ood_sets()
+    assert list(sets) == list(data.OOD_NAMES)
+    for name, split in sets.items():
+        assert split.images.dtype == np.uint8 and split.images.shape[1:] == (28, 28), name
+        assert (split.labels == data.UNKNOWN).all(), name
+    assert len(sets["CIFAR-10"]) == len(sets["KMNIST"]) == len(sets["notMNIST"]) == 10000
+
+
+def test_seed_protocol_is_all_mnist_test_plus_a_fixed_1000_fashion_and_1000_cifar():
+    sizes = {"MNIST test": 10000, "Fashion-MNIST": 10000, "CIFAR-10": 10000}
+    sets = {k: data.Split(np.zeros((n, 28, 28), np.uint8), np.zeros(n, np.int64)) for k, n in sizes.items()}
+    a, b = data.seed_protocol_indices(sets), data.seed_protocol_indices(sets)
+    assert {k: len(v) for k, v in a.items()} == {"MNIST test": 10000, "Fashion-MNIST": 1000, "CIFAR-10": 1000}
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert len(np.unique(a["CIFAR-10"])) == 1000

@@ -1,0 +1,64 @@
+"""Evaluation tables and the results file that README and report read from."""
+import json
+
+import numpy as np
+import pytest
+
+import evaluate
+from data import Split
+from models import Outputs
+
+
+def outputs_of(preds, digits=None):
+    preds = np.asarray(preds)
+    digits = preds if digits is None else np.asarray(digits)
+    return Outputs(digits, {"s": preds.astype(float)}, preds.astype(float), preds)
+
+
+@pytest.fixture
+def toy():
+    sets = {"MNIST test": Split(np.zeros((4, 28, 28), np.uint8), np.array([1, 2, 3, 4])),
+            "Noise": Split(np.zeros((2, 28, 28), np.uint8), np.array([10, 10]))}
+    outs = {"MNIST test": outputs_of([1, 2, 10, 5], digits=[1, 2, 3, 5]), "Noise": outputs_of([10, 7])}
+    return sets, outs
+
+
+def test_accuracy_table_has_per_set_pooled_ood_and_total_rows(toy):
+    sets, outs = toy
+    table = evaluate.accuracy_table(outs, sets)
+    assert list(table.index) == ["MNIST test", "Noise", "All OOD sets", "Total"]
+    assert table.loc["MNIST test", "OSR accuracy %"] == 50.0
+    assert table.loc["MNIST test", "rejected as unknown %"] == 25.0
+    assert table.loc["Total", "OSR accuracy %"] == 50.0
+    assert table.loc["Total", "images"] == 6
+
+
+def test_closed_set_accuracy_ignores_rejection(toy):
+    sets, outs = toy
+    assert evaluate.closed_set_accuracy(outs["MNIST test"], sets["MNIST test"].labels) == 75.0
+
+
+def test_binary_confusion_counts_known_and_unknown(toy):
+    sets, outs = toy
+    out, labels = evaluate.pooled(outs, sets)
+    assert evaluate.confusion(out.preds, labels, binary=True).tolist() == [[3, 1], [1, 1]]
+    assert evaluate.confusion(out.preds, labels).shape == (11, 11)
+
+
+def test_update_readme_replaces_only_the_marked_block(tmp_path, toy):
+    sets, outs = toy
+    sets["Fashion-MNIST"] = sets["CIFAR-10"] = sets["Noise"]
+    outs["Fashion-MNIST"] = outs["CIFAR-10"] = outs["Noise"]
+    idx = {"MNIST test": np.arange(4), "Fashion-MNIST": np.array([0]), "CIFAR-10": np.array([1])}
+    results = {"sets": list(sets), "systems": {"A": evaluate.system_results(outs, sets, idx)}}
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\noutro\n")
+    evaluate.update_readme(results, readme)
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
+    assert "| A (this project) | 75.00 | 50.00 | 50.00 | 50.00 | 66.67 |" in text
+
+
+def test_readme_results_block_matches_the_saved_results():
+    results = json.loads(evaluate.RESULTS.read_text())
+    assert evaluate.readme_table(results) in evaluate.README.read_text()

@@ -1,0 +1,58 @@
+"""Training on a few batches: the loop learns, keeps its history and its best epoch."""
+import numpy as np
+import torch
+
+import models
+import train
+from data import Split
+
+
+def tiny_split(n: int, seed: int) -> Split:
+    """Two separable 'classes': a bright left half (0) or a bright right half (1)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    images = rng.integers(0, 30, (n, 28, 28)).astype(np.uint8)
+    for img, y in zip(images, labels):
+        img[:, 14 * y: 14 * y + 14] += 200
+    return Split(images, labels.astype(np.int64))
+
+
+def test_classifier_training_on_a_few_batches_records_history_and_learns():
+    net, history = train.train_network(models.ConvNet(width=4, hidden=16), train.classifier_loss,
+                                       tiny_split(256, 0), tiny_split(64, 1), epochs=3, name="smoke",
+                                       augment=train.random_affine, lr=1e-2, batch_size=32)
+    assert len(history["train_loss"]) == len(history["val_acc"]) == 3
+    assert history["best_epoch"] == 1 + int(np.argmax(history["val_acc"])) and history["seconds"] > 0
+    assert max(history["val_acc"]) > 90
+    assert not net.training
+
+
+def test_autoencoder_training_lowers_the_reconstruction_loss():
+    torch.manual_seed(0)
+    net, history = train.train_network(models.Autoencoder(), train.autoencoder_loss,
+                                       tiny_split(256, 0), tiny_split(64, 1), epochs=3, name="smoke")
+    assert history["val_acc"] == [None] * 3
+    assert history["val_loss"][-1] < history["val_loss"][0]
+
+
+def test_reconstruction_thresholds_are_mean_plus_3_std_of_validation_scores():
+    ae = models.Autoencoder().eval()
+    val = tiny_split(32, 2)
+    thresholds = train.fit_reconstruction_thresholds(ae, val)
+    raw = models.ReconstructionDetector(ae, {}).raw_scores(train.normalize(val.images))
+    assert thresholds["l2"] == raw["l2"].mean() + 3 * raw["l2"].std()
+    assert thresholds["otsu"] == raw["otsu"].mean() + 3 * raw["otsu"].std()
+
+
+def test_random_affine_with_no_motion_is_the_identity():
+    x = torch.randn(3, 1, 28, 28)
+    out = train.random_affine(x, torch.Generator().manual_seed(0), degrees=0, translate=0, scale=(1, 1))
+    torch.testing.assert_close(out, x, atol=1e-4, rtol=0)
+
+
+def test_random_affine_moves_each_image_differently_and_keeps_the_shape():
+    x = torch.zeros(2, 1, 28, 28)
+    x[:, :, 10:18, 12:16] = 1.0
+    out = train.random_affine(x, torch.Generator().manual_seed(0), degrees=30, translate=0.1)
+    assert out.shape == x.shape
+    assert not torch.allclose(out, x, atol=1e-3) and not torch.allclose(out[0], out[1], atol=1e-3)
