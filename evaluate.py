@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +15,17 @@ from sklearn.metrics import confusion_matrix
 
 import helpers
 from data import UNKNOWN, Split
-from models import OSRModel, Outputs
+from osr import OSRModel, Outputs
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "report" / "results.json"
 README = ROOT / "README.md"
-SEED_REPORTED = {"A": {"closed_set": 98.9, "binary": 99.1, "total": 98.7}}
+# What the seed documents report (their own runs, not reproduced here): closed-set accuracy and OSR accuracy on
+# their combined set (MNIST test + Fashion-MNIST + CIFAR-10 samples); B also reported KMNIST as OOD.
+SEED_REPORTED = {
+    "A": {"closed_set": 98.9, "binary": 99.1, "total": 98.7},
+    "B": {"closed_set": 97.79, "binary": 98.42, "total": 96.75, "known": 96.61, "unknown": 97.45, "KMNIST": 95.09},
+}
 
 
 def run_sets(model: OSRModel, sets: dict[str, Split]) -> dict[str, Outputs]:
@@ -38,6 +44,11 @@ def pooled(outputs: dict[str, Outputs], sets: dict[str, Split], names=None) -> t
         np.concatenate([o.preds for o in outs]),
     )
     return joined, np.concatenate([sets[n].labels for n in names])
+
+
+def rethreshold(outputs: dict[str, Outputs], threshold: float) -> dict[str, Outputs]:
+    """The same outputs with the decision taken at another threshold."""
+    return {n: replace(o, preds=helpers.osr_decision(o.digits, o.scores, threshold)) for n, o in outputs.items()}
 
 
 def accuracy_table(outputs: dict[str, Outputs], sets: dict[str, Split]) -> pd.DataFrame:
@@ -82,34 +93,153 @@ def readme_table(results: dict) -> str:
         lines.append(f"| {name} (this project) | {res['closed_set']:.2f} | {p['known']:.2f} | {p['unknown']:.2f} "
                      f"| {p['total']:.2f} | {p['binary']:.2f} |")
     for name, seed in SEED_REPORTED.items():
-        lines.append(f"| {name} (seed's report) | {seed['closed_set']:.2f} | - | - | {seed['total']:.2f} "
-                     f"| {seed['binary']:.2f} |")
+        cells = [f"{seed[k]:.2f}" if k in seed else "-" for k in ("closed_set", "known", "unknown", "total", "binary")]
+        lines.append(f"| seed {name} (its report) | " + " | ".join(cells) + " |")
     lines += ["", "OSR accuracy % per test set (full sets):", "",
               "| system | " + " | ".join(results["sets"]) + " |", "|---|" + "---|" * len(results["sets"])]
     for name, res in results["systems"].items():
         lines.append(f"| {name} | " + " | ".join(f"{res['per_set'][s]:.2f}" for s in results["sets"]) + " |")
+    ood = [s for s in results["sets"][1:]] + ["mean"]
+    lines += ["", "AUROC % / FPR at 95% TPR % of the system's score, MNIST test vs each OOD set:", "",
+              "| system | " + " | ".join(ood) + " |", "|---|" + "---|" * len(ood)]
+    for name, res in results["systems"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{res['ood'][s]['AUROC']:.2f} / {res['ood'][s]['FPR95']:.2f}"
+                                                 for s in ood) + " |")
     return "\n".join(lines)
 
 
-def update_readme(results: dict, path: Path = README) -> None:
-    """Replace the block between the results markers in README.md with the rendered table."""
+def replace_block(name: str, content: str, path: Path = README) -> None:
+    """Replace the text between <!-- name:start --> and <!-- name:end --> in a markdown file."""
     text = path.read_text()
-    block = f"<!-- results:start -->\n{readme_table(results)}\n<!-- results:end -->"
-    new, n = re.subn(r"<!-- results:start -->.*?<!-- results:end -->", block, text, flags=re.S)
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    new, n = re.subn(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{content}\n{end}", text,
+                     flags=re.S)
     if n != 1:
-        raise ValueError(f"{path} needs exactly one <!-- results:start --> ... <!-- results:end --> block")
+        raise ValueError(f"{path} needs exactly one {start} ... {end} block")
     path.write_text(new)
 
 
+def update_readme(results: dict, path: Path = README) -> None:
+    """README's results block, rendered from the results."""
+    replace_block("results", readme_table(results), path)
+
+
+def ood_table(outputs: dict[str, Outputs], sets: dict[str, Split], mnist: str = "MNIST test") -> pd.DataFrame:
+    """Per OOD set against MNIST test: threshold-free metrics of the score, and OSR accuracy, open-set
+    macro-F1 and OSCR at the model's threshold (on MNIST test + that set); last row the mean over sets."""
+    known, labels = outputs[mnist], sets[mnist].labels
+    rows = {}
+    for name in (n for n in outputs if n != mnist):
+        unknown = outputs[name]
+        preds = np.r_[known.preds, unknown.preds]
+        truth = np.r_[labels, sets[name].labels]
+        rows[name] = helpers.ood_metrics(known.scores, unknown.scores) | {
+            "OSCR": 100.0 * helpers.oscr(known.scores, known.digits == labels, unknown.scores),
+            "OSR acc. unknown %": helpers.osr_accuracy(preds, truth)["unknown"],
+            "OSR acc. total %": helpers.osr_accuracy(preds, truth)["total"],
+            "macro-F1 %": helpers.macro_f1(preds, truth),
+        }
+    table = pd.DataFrame(rows).T
+    table.loc["mean"] = table.mean()
+    return table
+
+
 def system_results(outputs: dict[str, Outputs], sets: dict[str, Split], protocol_idx: dict[str, np.ndarray]) -> dict:
-    """The numbers kept for one system: closed-set accuracy, seed protocol accuracies, per-set OSR accuracy."""
+    """The numbers kept for one system: closed-set accuracy, seed protocol accuracies, per-set OSR accuracy,
+    OOD metrics per set, and macro-F1 / OSCR over all test sets pooled."""
     mnist = "MNIST test"
     parts = [outputs[n].take(idx) for n, idx in protocol_idx.items()]
     labels = np.concatenate([sets[n].labels[idx] for n, idx in protocol_idx.items()])
     preds = np.concatenate([p.preds for p in parts])
     table = accuracy_table(outputs, sets)
+    everything, all_labels = pooled(outputs, sets)
+    known = all_labels != UNKNOWN
     return {
         "closed_set": closed_set_accuracy(outputs[mnist], sets[mnist].labels),
         "seed_protocol": helpers.osr_accuracy(preds, labels),
         "per_set": {n: float(table.loc[n, "OSR accuracy %"]) for n in table.index},
+        "ood": {n: {k: float(v) for k, v in row.items()} for n, row in ood_table(outputs, sets).iterrows()},
+        "all_sets": helpers.osr_accuracy(everything.preds, all_labels) | {
+            "macro-F1": helpers.macro_f1(everything.preds, all_labels),
+            "OSCR": 100.0 * helpers.oscr(everything.scores[known], everything.digits[known] == all_labels[known],
+                                         everything.scores[~known])},
     }
+
+
+def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
+    """Systems side by side (this run's measurements) next to the figures the seed documents report."""
+    rows = {}
+    for name, r in results.items():
+        rows[f"{name} (this run)"] = {
+            "closed-set accuracy": r["closed_set"],
+            **{f"seed protocol: {k}": v for k, v in r["seed_protocol"].items()},
+            **{f"OSR accuracy: {k}": v for k, v in r["per_set"].items() if k not in ("All OOD sets", "Total")},
+            "OSR accuracy: all test sets": r["all_sets"]["total"],
+            "macro-F1, all test sets": r["all_sets"]["macro-F1"],
+            "OSCR, all test sets": r["all_sets"]["OSCR"],
+            "mean AUROC": r["ood"]["mean"]["AUROC"],
+            "mean FPR95": r["ood"]["mean"]["FPR95"],
+        }
+    for name, seed in SEED_REPORTED.items():
+        rows[f"seed {name} (reported)"] = {
+            "closed-set accuracy": seed["closed_set"],
+            **{f"seed protocol: {k}": seed[k] for k in ("known", "unknown", "total", "binary") if k in seed},
+            **({"OSR accuracy: KMNIST": seed["KMNIST"]} if "KMNIST" in seed else {}),
+        }
+    return pd.DataFrame(rows)
+
+
+def benchmark(known: dict[str, np.ndarray], unknown: dict[str, dict[str, np.ndarray]],
+              metrics: tuple[str, ...] = ("AUROC", "FPR95")) -> pd.DataFrame:
+    """Detectors (rows) x (set, metric) columns, plus the mean over sets; scores higher = more unknown."""
+    table = {}
+    for det, k in known.items():
+        per_set = {name: helpers.ood_metrics(k, scores[det]) for name, scores in unknown.items()}
+        row = {(name, m): v[m] for name, v in per_set.items() for m in metrics}
+        row |= {("mean", m): float(np.mean([v[m] for v in per_set.values()])) for m in metrics}
+        table[det] = row
+    return pd.DataFrame(table).T
+
+
+def robustness_table(systems: dict[str, OSRModel], digits: Split, kinds: tuple[str, ...]) -> pd.DataFrame:
+    """Known digits under corruptions: OSR accuracy and false-rejection rate (%) per system."""
+    from data import corrupt
+
+    rows = {}
+    for kind in ("clean",) + tuple(kinds):
+        images = digits.images if kind == "clean" else corrupt(digits.images, kind)
+        row = {}
+        for name, model in systems.items():
+            preds = model.predict(images)
+            row[(name, "accuracy %")] = 100.0 * float(np.mean(preds == digits.labels))
+            row[(name, "rejected %")] = 100.0 * float(np.mean(preds == UNKNOWN))
+        rows[kind] = row
+    return pd.DataFrame(rows).T
+
+
+REPORT_TEMPLATE = ROOT / "report" / "REPORT.template.md"
+REPORT = ROOT / "report" / "REPORT.md"
+
+
+def robustness_markdown(results: dict) -> str:
+    """The robustness results as a markdown table: accuracy / rejected (%) per system and corruption."""
+    cells = results["robustness"]
+    systems = list(dict.fromkeys(key.split(" | ")[0] for key in cells))
+    kinds = list(next(iter(cells.values())))
+    lines = ["| corruption | " + " | ".join(f"{s}: accuracy / rejected %" for s in systems) + " |",
+             "|---|" + "---|" * len(systems)]
+    for kind in kinds:
+        lines.append(f"| {kind} | " + " | ".join(
+            f"{cells[f'{s} | accuracy %'][kind]:.2f} / {cells[f'{s} | rejected %'][kind]:.2f}" for s in systems) + " |")
+    return "\n".join(lines)
+
+
+def render_report(results: dict, manifest: dict, template: Path = REPORT_TEMPLATE) -> str:
+    """REPORT.md from its template: every number is a field filled from the results and the manifest."""
+    best_sets = {k: v for k, v in results["systems"]["best"]["ood"].items() if k != "mean"}
+    return template.read_text().format(
+        r=results["systems"], m=manifest, results_tables=readme_table(results),
+        robustness_table=robustness_markdown(results),
+        selected=" + ".join(manifest["systems"]["best"]["components"]),
+        worst_auroc=min(v["AUROC"] for v in best_sets.values()),
+        worst_fpr95=max(v["FPR95"] for v in best_sets.values()))

@@ -1,4 +1,4 @@
-"""Scoring for open-set recognition: reconstruction L2 norm, Otsu binary diff, thresholds, decision, accuracy.
+"""Scoring for open-set recognition: reconstruction L2 norm, Otsu binary diff, thresholds, decision, metrics.
 
 Scores are oriented "higher = more unknown". Inputs are batches shaped (N, 1, 28, 28) or (N, 28, 28),
 as numpy arrays or torch tensors, in whatever space the autoencoder reconstructs (here: MNIST-normalised).
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from skimage.filters import threshold_otsu
+from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
 UNKNOWN = 10
 
@@ -26,15 +26,41 @@ def l2_norm(x: np.ndarray | torch.Tensor, recon: np.ndarray | torch.Tensor) -> n
     return np.sqrt((diff**2).sum(axis=(1, 2)))
 
 
-def otsu_binary(image: np.ndarray) -> np.ndarray:
-    """One image binarised at its own Otsu threshold (pixels above it are True)."""
-    return image > threshold_otsu(image)
+def otsu_thresholds(images: np.ndarray, nbins: int = 256) -> np.ndarray:
+    """`skimage.filters.threshold_otsu` of every image of a batch (N, H, W) at once, bit for bit the same.
+
+    It repeats skimage's steps (numpy's 256-bin histogram over each image's range, then the threshold that
+    maximises the between-class variance) on all images together: 20-50x faster than a loop over skimage.
+    """
+    x = _as_images(images).reshape(len(images), -1)
+    n, rows = len(x), np.arange(len(x))
+    lo, hi = x.min(1), x.max(1)
+    flat = lo == hi  # skimage returns a constant image's value
+    hi = np.where(flat, lo + 1.0, hi)
+    edges = np.linspace(lo, hi, nbins + 1, axis=1)
+    # np.histogram's bin index, with its corrections for values within an ulp of a bin edge
+    idx = ((x - lo[:, None]) / (hi - lo)[:, None] * nbins).astype(np.intp)
+    idx[idx == nbins] -= 1
+    idx[x < np.take_along_axis(edges, idx, 1)] -= 1
+    idx[(x >= np.take_along_axis(edges, idx + 1, 1)) & (idx != nbins - 1)] += 1
+    counts = np.bincount((idx + rows[:, None] * nbins).ravel(), minlength=n * nbins).reshape(n, nbins)
+    centers = (edges[:, :-1] + edges[:, 1:]) / 2.0
+    weight1 = np.cumsum(counts, 1)
+    weight2 = np.cumsum(counts[:, ::-1], 1)[:, ::-1]
+    with np.errstate(invalid="ignore", divide="ignore"):  # only flat images divide by zero; they are replaced
+        mean1 = np.cumsum(counts * centers, 1) / weight1
+        mean2 = (np.cumsum((counts * centers)[:, ::-1], 1) / weight2[:, ::-1])[:, ::-1]
+    variance12 = weight1[:, :-1] * weight2[:, 1:] * (mean1[:, :-1] - mean2[:, 1:]) ** 2
+    return np.where(flat, lo, centers[rows, np.argmax(variance12, 1)])
 
 
 def otsu_diff(x: np.ndarray | torch.Tensor, recon: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Per-image count of pixels where the Otsu-binarised input and reconstruction differ."""
+    """Per-image count of pixels where the Otsu-binarised input and reconstruction differ
+    (each image binarised at its own Otsu threshold: pixels above it are foreground)."""
     xs, rs = _as_images(x), _as_images(recon)
-    return np.array([np.count_nonzero(otsu_binary(a) != otsu_binary(b)) for a, b in zip(xs, rs)], dtype=np.float64)
+    bx = xs > otsu_thresholds(xs)[:, None, None]
+    br = rs > otsu_thresholds(rs)[:, None, None]
+    return np.count_nonzero(bx != br, axis=(1, 2)).astype(np.float64)
 
 
 def fit_threshold(scores: np.ndarray, z: float = 3.0) -> float:
@@ -66,3 +92,36 @@ def osr_accuracy(preds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
         "total": pct(correct),
         "binary": pct(binary),
     }
+
+
+def fpr_at_95_tpr(known: np.ndarray, unknown: np.ndarray) -> float:
+    """Share of unknown images accepted at the threshold that accepts 95% of the known ones, in %."""
+    known = np.sort(np.asarray(known, dtype=np.float64))
+    threshold = known[int(np.ceil(0.95 * len(known))) - 1]
+    return 100.0 * float(np.mean(np.asarray(unknown) <= threshold))
+
+
+def ood_metrics(known: np.ndarray, unknown: np.ndarray) -> dict[str, float]:
+    """AUROC, FPR@95TPR, AUPR-In and AUPR-Out (%) of scores on known vs unknown images (unknown = positive)."""
+    y = np.r_[np.zeros(len(known)), np.ones(len(unknown))]
+    s = np.r_[known, unknown].astype(np.float64)
+    return {
+        "AUROC": 100.0 * float(roc_auc_score(y, s)),
+        "FPR95": fpr_at_95_tpr(known, unknown),
+        "AUPR-In": 100.0 * float(average_precision_score(1 - y, -s)),
+        "AUPR-Out": 100.0 * float(average_precision_score(y, s)),
+    }
+
+
+def oscr(known: np.ndarray, known_correct: np.ndarray, unknown: np.ndarray) -> float:
+    """Area under the correct-classification rate vs false-positive rate curve, sweeping the threshold (0-1)."""
+    known, unknown = np.asarray(known, np.float64), np.asarray(unknown, np.float64)
+    thresholds = np.unique(np.r_[known, unknown])  # accept score <= t
+    ccr = np.searchsorted(np.sort(known[np.asarray(known_correct, bool)]), thresholds, "right") / len(known)
+    fpr = np.searchsorted(np.sort(unknown), thresholds, "right") / len(unknown)
+    return float(np.trapezoid(np.r_[0.0, ccr], np.r_[0.0, fpr]))
+
+
+def macro_f1(preds: np.ndarray, labels: np.ndarray) -> float:
+    """Open-set macro-F1 over the 11 classes (digits and unknown), in %."""
+    return 100.0 * float(f1_score(labels, preds, labels=list(range(UNKNOWN + 1)), average="macro", zero_division=0))

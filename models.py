@@ -1,27 +1,20 @@
-"""Networks, the OSR model a grader uses, and weight I/O checked against weights/manifest.json.
+"""Networks and their weight I/O, checked against weights/manifest.json.
 
-    from models import load_osr_model
-    model = load_osr_model("weights")          # system A
-    labels = model.predict(images)             # uint8 (N, 28, 28) -> 0..9, or 10 for unknown
-    scores = model.score(images)               # higher = more unknown; predict gives 10 where score > threshold
+The baseline classifier (`ConvNet`) and the seed's autoencoder; `load_network` refuses a file whose sha256
+differs from the manifest, a missing file, or a state_dict of another architecture.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
-import helpers
-from data import normalize
+from data import MNIST_MEAN, MNIST_STD
 
-BATCH = 2048  # inference batch: large enough for speed, small enough for a laptop's memory
 RETRAIN_HINT = "retrain with `python train.py` (rewrites weights/ and its manifest)"
 
 
@@ -43,8 +36,12 @@ class ConvNet(nn.Module):
         x = self.drop_conv(F.max_pool2d(F.relu(self.conv2(x)), 2))
         return F.relu(self.fc1(torch.flatten(x, 1)))
 
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits from the embedding."""
+        return self.fc2(self.drop_fc(features))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.drop_fc(self.features(x)))
+        return self.head(self.features(x))
 
 
 class Autoencoder(nn.Module):
@@ -68,68 +65,63 @@ class Autoencoder(nn.Module):
         return self.deconv(F.relu(F.max_unpool2d(h, idx, 2)))
 
 
-class ReconstructionDetector:
-    """System A's detector: the L2 norm and Otsu binary diff of the autoencoder's reconstruction."""
-
-    def __init__(self, autoencoder: Autoencoder, thresholds: dict[str, float]):
-        self.autoencoder = autoencoder.eval()
-        self.thresholds = thresholds
-
-    @torch.no_grad()
-    def raw_scores(self, x: torch.Tensor) -> dict[str, np.ndarray]:
-        """Both reconstruction scores of a normalised batch."""
-        recon = self.autoencoder(x)
-        return {"l2": helpers.l2_norm(x, recon), "otsu": helpers.otsu_diff(x, recon)}
-
-    def combine(self, raw: dict[str, np.ndarray]) -> np.ndarray:
-        """One score: the larger of each raw score over its threshold (unknown above 1)."""
-        return np.maximum(raw["l2"] / self.thresholds["l2"], raw["otsu"] / self.thresholds["otsu"])
+def _conv_block(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(c_out)]
 
 
-@dataclass
-class Outputs:
-    """What an OSR model says about a batch: closed-set digits, raw detector scores, the score, the labels."""
+class DeepCNN(nn.Module):
+    """System B's classifier: 6 conv layers (ReLU, batch norm) in 3 blocks with max-pool and dropout, then
+    2 fully connected layers with batch norm and dropout. `features` is the embedding the contrastive loss uses.
+    Channels are scaled down from the seed (32-128) to (16, 32, 64) so B trains on 2 CPU cores."""
 
-    digits: np.ndarray
-    raw: dict[str, np.ndarray]
-    scores: np.ndarray
-    preds: np.ndarray
+    def __init__(self, width: int = 16, embed: int = 128):
+        super().__init__()
+        w = width
+        self.body = nn.Sequential(
+            *_conv_block(1, w), *_conv_block(w, w), nn.MaxPool2d(2), nn.Dropout(0.25),
+            *_conv_block(w, 2 * w), *_conv_block(2 * w, 2 * w), nn.MaxPool2d(2), nn.Dropout(0.25),
+            *_conv_block(2 * w, 4 * w), *_conv_block(4 * w, 4 * w), nn.MaxPool2d(2), nn.Dropout(0.25),
+            nn.Flatten(), nn.Linear(4 * w * 3 * 3, 256), nn.ReLU(), nn.BatchNorm1d(256), nn.Dropout(0.5),
+            nn.Linear(256, embed), nn.BatchNorm1d(embed),
+        )
+        self.head = nn.Sequential(nn.Dropout(0.5), nn.Linear(embed, 10))
 
-    def take(self, idx: np.ndarray) -> "Outputs":
-        """The outputs of a subset of the images."""
-        return Outputs(self.digits[idx], {k: v[idx] for k, v in self.raw.items()}, self.scores[idx], self.preds[idx])
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
 
 
-class OSRModel:
-    """A digit classifier plus an unknown detector, with the contract predict == 10 exactly where score > threshold."""
+class BNAutoencoder(nn.Module):
+    """System B's autoencoder: 2 conv layers (16, 4 channels) with batch norm, ReLU and max-pool, a batch-normed
+    linear bottleneck with LeakyReLU, and a transposed-conv decoder with a tanh output."""
 
-    def __init__(self, name: str, classifier: ConvNet, detector, threshold: float = 1.0):
-        self.name = name
-        self.classifier = classifier.eval()
-        self.detector = detector
-        self.threshold = float(threshold)
+    def __init__(self, code: int = 32):
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.BatchNorm1d(4 * 7 * 7), nn.Linear(4 * 7 * 7, code), nn.LeakyReLU(0.2),
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(code, 4 * 7 * 7), nn.BatchNorm1d(4 * 7 * 7), nn.Unflatten(1, (4, 7, 7)),
+            nn.ConvTranspose2d(4, 16, 2, stride=2), nn.BatchNorm2d(16), nn.ReLU(),
+            nn.ConvTranspose2d(16, 1, 2, stride=2), nn.Tanh(),
+        )
 
-    @torch.no_grad()
-    def outputs(self, images, desc: str | None = None) -> Outputs:
-        """Everything in one pass over the images (a progress bar when desc is given)."""
-        x = normalize(images)
-        starts = range(0, len(x), BATCH)
-        digits, raws = [], []
-        for i in tqdm(starts, desc=desc, unit="batch", disable=desc is None):
-            digits.append(self.classifier(x[i: i + BATCH]).argmax(1).numpy())
-            raws.append(self.detector.raw_scores(x[i: i + BATCH]))
-        raw = {k: np.concatenate([r[k] for r in raws]) for k in raws[0]}
-        scores = self.detector.combine(raw)
-        digits = np.concatenate(digits)
-        return Outputs(digits, raw, scores, helpers.osr_decision(digits, scores, self.threshold))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction in the input's (MNIST-normalised) space; tanh's -1..1 spans pixel values 0..1."""
+        return ((self.decoder(self.encoder(x)) + 1) / 2 - MNIST_MEAN) / MNIST_STD
 
-    def score(self, images) -> np.ndarray:
-        """One float per image, higher = more unknown."""
-        return self.outputs(images).scores
 
-    def predict(self, images) -> np.ndarray:
-        """Labels 0-9, or 10 (unknown) where score > threshold."""
-        return self.outputs(images).preds
+class SystemB(nn.Module):
+    """B's two networks, trained together with one optimizer (the seed's joint loss)."""
+
+    def __init__(self):
+        super().__init__()
+        self.classifier = DeepCNN()
+        self.autoencoder = BNAutoencoder()
 
 
 def sha256(path: Path) -> str:
@@ -163,17 +155,3 @@ def load_network(net: nn.Module, weights_dir: str | Path, fname: str, manifest: 
     except RuntimeError as err:
         raise ValueError(f"{path} does not fit {type(net).__name__}: {RETRAIN_HINT}") from err
     return net.eval()
-
-
-SYSTEMS = ("A",)
-
-
-def load_osr_model(weights_dir: str | Path = "weights", system: str = "A") -> OSRModel:
-    """The trained OSR model of a system, from verified weights and the manifest's thresholds."""
-    if system not in SYSTEMS:
-        raise ValueError(f"unknown system {system!r}; choose one of {SYSTEMS}")
-    manifest = read_manifest(weights_dir)
-    spec = manifest["systems"][system]
-    classifier = load_network(ConvNet(), weights_dir, spec["classifier"], manifest)
-    autoencoder = load_network(Autoencoder(), weights_dir, spec["autoencoder"], manifest)
-    return OSRModel(system, classifier, ReconstructionDetector(autoencoder, spec["thresholds"]))

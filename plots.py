@@ -17,7 +17,7 @@ def save(fig: plt.Figure, name: str, folder: Path = FIGURES) -> plt.Figure:
     return fig
 
 
-def sample_grid(sets: dict[str, np.ndarray], n: int = 10) -> plt.Figure:
+def sample_grid(sets: dict[str, np.ndarray], n: int = 10, title: str = "") -> plt.Figure:
     """n evenly spaced images of each set (so class-sorted sets show every class), one row per set."""
     fig, axes = plt.subplots(len(sets), n, figsize=(n * 0.9, len(sets) * 1.0))
     for row, (name, images) in zip(np.atleast_2d(axes), sets.items()):
@@ -25,7 +25,7 @@ def sample_grid(sets: dict[str, np.ndarray], n: int = 10) -> plt.Figure:
             ax.imshow(img, cmap="gray", vmin=0, vmax=255)
             ax.set_xticks([]), ax.set_yticks([])
         row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
-    fig.suptitle("Samples (as the models see them: greyscale 28x28)")
+    fig.suptitle(title)
     return fig
 
 
@@ -113,5 +113,26 @@ def tsne_scatter(points: np.ndarray, preds: np.ndarray, sources: np.ndarray) -> 
                 label = None
     ax.legend(markerscale=2.5, fontsize=7, ncol=2, title="o: MNIST, x: OOD image")
     ax.set(title="t-SNE of the autoencoder codes, coloured by prediction", xticks=[], yticks=[])
+    fig.tight_layout()
+    return fig
+
+
+def roc_curves(known: dict[str, np.ndarray], unknown: dict[str, dict[str, np.ndarray]],
+               detectors: list[str]) -> plt.Figure:
+    """ROC curve of each detector per OOD set (log false-positive axis, top of the TPR axis); unknown = positive."""
+    from sklearn.metrics import roc_curve
+
+    cols = 3
+    rows = -(-len(unknown) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), sharey=True, squeeze=False)
+    for ax, (name, scores) in zip(axes.ravel(), unknown.items()):
+        for det in detectors:
+            y = np.r_[np.zeros(len(known[det])), np.ones(len(scores[det]))]
+            fpr, tpr, _ = roc_curve(y, np.r_[known[det], scores[det]])
+            ax.plot(np.maximum(fpr, 1e-4), tpr, label=det)
+        ax.set(xscale="log", xlim=(1e-4, 1), ylim=(0.9, 1.002), title=name, xlabel="MNIST test rejected (FPR)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("unknowns rejected (TPR)")
+    axes[0, 0].legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig

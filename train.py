@@ -1,6 +1,6 @@
 """Training of the networks, threshold fitting on the MNIST validation split, and the weights manifest.
 
-Run `python train.py` to retrain everything and rewrite weights/ (about 10 minutes on 2 CPU cores).
+Run `python train.py` to retrain everything and rewrite weights/ (the manifest records how long it took).
 Only MNIST train is used for fitting, MNIST validation for checkpoint selection and thresholds.
 """
 from __future__ import annotations
@@ -13,17 +13,23 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+import detectors
+import evaluate
 import helpers
-from data import SEED, Split, mnist_splits, normalize
-from models import Autoencoder, ConvNet, ReconstructionDetector, sha256
+from data import SEED, Split, mnist_splits, normalize, proxy_unknowns
+from detectors import CombinedDetector, FeatureScorer, MSEDetector, ReconstructionDetector
+from models import Autoencoder, ConvNet, SystemB, sha256
+from osr import batched
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
-EPOCHS = {"classifier": 10, "autoencoder": 15}
+EPOCHS = {"classifier": 10, "autoencoder": 15, "B": 6}
+B_THRESHOLD_FROM = "validation"  # or "train", the seed's rule; see fit_system_b
 Z = 3.0
 
 
@@ -49,6 +55,40 @@ def random_affine(x: torch.Tensor, generator: torch.Generator, degrees: float = 
     ], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def half_batch_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """System B's classifier input: the first half of the batch augmented as in the seed (rotation 8 degrees,
+    shear 0.3, zoom from a 92-100% crop, shift 8%), the second half clean."""
+    half = len(x) // 2
+    moved = random_affine(x[:half], generator, degrees=8.0, translate=0.08, scale=(0.92, 1.0), shear=0.3)
+    return torch.cat([moved, x[half:]])
+
+
+def contrastive_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
+    """Seed B's loss: mean distance of same-label pairs + mean max(0, margin - distance) of different-label
+    pairs, divided by the embedding size."""
+    sq = (embeddings[:, None] - embeddings[None]).pow(2).sum(-1)
+    dist = sq.clamp_min(1e-12).sqrt()  # the clamp keeps the gradient finite for coinciding embeddings
+    same = labels[:, None] == labels[None]
+    pairs = ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    pos, neg = dist[same & pairs], dist[~same]
+    loss = (pos.mean() if pos.numel() else 0.0) + ((margin - neg).clamp_min(0).mean() if neg.numel() else 0.0)
+    return loss / embeddings.shape[1]
+
+
+def system_b_loss(generator: torch.Generator, weight: float = 1.0, margin: float = 1.0):
+    """B's joint loss: cross-entropy on the half-augmented batch + autoencoder MSE on the clean batch
+    + weight * contrastive loss on the classifier's embedding."""
+
+    def loss_fn(net: SystemB, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
+        emb = net.classifier.features(half_batch_augment(x, generator) if net.training else x)
+        logits = net.classifier.head(emb)
+        loss = (F.cross_entropy(logits, y) + F.mse_loss(net.autoencoder(x), x)
+                + weight * contrastive_loss(emb, y, margin))
+        return loss, int((logits.argmax(1) == y).sum())
+
+    return loss_fn
 
 
 def classifier_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -82,22 +122,27 @@ def _run_epoch(net, loss_fn, x, y, batch_size, optimizer=None, generator=None, a
     return total_loss / len(x), None if correct is None else 100.0 * correct / len(x)
 
 
+def cosine(optimizer: torch.optim.Optimizer, epochs: int):
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+
+
 def train_network(net: nn.Module, loss_fn, train: Split, val: Split, epochs: int, name: str, augment=None,
-                  lr: float = 1e-3, batch_size: int = 128, seed: int = SEED) -> tuple[nn.Module, dict]:
-    """Adam with a cosine learning-rate decay and a per-epoch history; keeps the best validation epoch
-    (accuracy, else loss). `augment(batch, generator)` transforms training batches only."""
+                  lr: float = 1e-3, batch_size: int = 128, seed: int = SEED, schedule=cosine
+                  ) -> tuple[nn.Module, dict]:
+    """Adam with a per-epoch learning-rate schedule (cosine decay by default) and a per-epoch history; keeps
+    the best validation epoch (accuracy, else loss). `augment(batch, generator)` transforms training batches."""
     set_seed(seed)
     xt, yt = normalize(train.images), torch.as_tensor(train.labels)
     xv, yv = normalize(val.images), torch.as_tensor(val.labels)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    scheduler = schedule(optimizer, epochs)
     generator = torch.Generator().manual_seed(seed)
     history = {k: [] for k in ("train_loss", "val_loss", "train_acc", "val_acc")}
     best, best_state, best_epoch = -np.inf, None, 0
     start = time.perf_counter()
     for epoch in (bar := tqdm(range(1, epochs + 1), desc=name, unit="epoch")):
         tl, ta = _run_epoch(net, loss_fn, xt, yt, batch_size, optimizer, generator, augment)
-        schedule.step()
+        scheduler.step()
         vl, va = _run_epoch(net, loss_fn, xv, yv, 4 * batch_size)
         for k, v in zip(history, (tl, vl, ta, va)):
             history[k].append(v)
@@ -128,8 +173,59 @@ def fit_reconstruction_thresholds(autoencoder: Autoencoder, val: Split, z: float
     return {"l2": helpers.fit_threshold(raw["l2"], z), "otsu": helpers.fit_threshold(raw["otsu"], z), "z": z}
 
 
+def select_detector(classifier: ConvNet, reconstruction: ReconstructionDetector, scorer: FeatureScorer,
+                    val: Split) -> tuple[CombinedDetector, pd.DataFrame]:
+    """The detector (single or combination) with the best mean AUROC on MNIST-made proxy unknowns
+    (ties: lower FPR95), z-normalised on the MNIST validation split. No OOD set is looked at."""
+    every = CombinedDetector(classifier, reconstruction, scorer, detectors.SINGLE)
+    val_raw = batched(every.raw_scores, val.images, "validation scores")
+    stats = detectors.fit_stats(val_raw)
+    proxies = {name: detectors.with_combinations(batched(every.raw_scores, images), stats)
+               for name, images in tqdm(proxy_unknowns(val.images).items(), desc="proxy unknowns")}
+    table = evaluate.benchmark(detectors.with_combinations(val_raw, stats), proxies)
+    ranked = table.sort_values([("mean", "AUROC"), ("mean", "FPR95")], ascending=[False, True])
+    components = tuple(ranked.index[0].split(" + "))
+    return CombinedDetector(classifier, reconstruction, scorer, components, {c: stats[c] for c in components}), table
+
+
+def fit_best_system(classifier: ConvNet, reconstruction: ReconstructionDetector, splits: dict[str, Split],
+                    weights_dir: Path, z: float = Z) -> tuple[dict, dict]:
+    """Fit the feature detectors on MNIST train, select the detector, threshold it at mean + z*std on validation."""
+    features = batched(lambda x: {"f": classifier.features(x).numpy()}, splits["train"].images)["f"]
+    scorer = FeatureScorer().fit(torch.as_tensor(features), torch.as_tensor(splits["train"].labels))
+    torch.save(scorer.state_dict(), weights_dir / "feature_scorer.pth")
+    detector, table = select_detector(classifier, reconstruction, scorer, splits["val"])
+    threshold = helpers.fit_threshold(detector.combine(batched(detector.raw_scores, splits["val"].images)), z)
+    spec = {"components": list(detector.components), "stats": detector.stats, "threshold": threshold, "z": z,
+            "selection": {det: {"mean proxy AUROC": float(table.loc[det, ("mean", "AUROC")]),
+                                "mean proxy FPR95": float(table.loc[det, ("mean", "FPR95")])} for det in table.index}}
+    entry = {"sha256": sha256(weights_dir / "feature_scorer.pth"), "fitted_on": "MNIST train features"}
+    return spec, entry
+
+
+def step_lr(optimizer: torch.optim.Optimizer, epochs: int):
+    """Seed B's StepLR (x0.4 every 25 of 300 epochs on a GPU), scaled to a 6-epoch CPU run: x0.4 every 2 epochs."""
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.4)
+
+
+def fit_system_b(splits: dict[str, Split], epochs: int, weights_dir: Path, z: float = Z) -> tuple[dict, dict, dict]:
+    """Train B jointly; thresholds = mean + z*std of per-image MSE on the training set (the seed's adaptive rule,
+    computed with the final weights) and on the validation split (the project's protocol, used by default)."""
+    net, history = train_network(SystemB(), system_b_loss(torch.Generator().manual_seed(SEED)), splits["train"],
+                                 splits["val"], epochs, "system B", lr=0.01, batch_size=200, schedule=step_lr)
+    mse = {name: batched(MSEDetector(net.autoencoder).raw_scores, splits[name].images)["mse"]
+           for name in ("train", "val")}
+    thresholds = {"train": helpers.fit_threshold(mse["train"], z), "validation": helpers.fit_threshold(mse["val"], z),
+                  "z": z}
+    files = {"classifier_b.pth": save_network(net.classifier, "classifier_b.pth", history, weights_dir),
+             "autoencoder_b.pth": save_network(net.autoencoder, "autoencoder_b.pth", history, weights_dir)}
+    spec = {"classifier": "classifier_b.pth", "autoencoder": "autoencoder_b.pth", "thresholds": thresholds,
+            "threshold_from": B_THRESHOLD_FROM, "threshold": thresholds[B_THRESHOLD_FROM]}
+    return spec, files, history
+
+
 def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS) -> dict:
-    """Train every network, fit thresholds, rewrite weights_dir (state_dicts, history.json, manifest.json)."""
+    """Train every network, fit thresholds and detectors, rewrite weights_dir (state_dicts, history, manifest)."""
     weights_dir.mkdir(parents=True, exist_ok=True)
     splits = mnist_splits()
     torch.manual_seed(SEED)
@@ -137,18 +233,26 @@ def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS) -> dict:
                                       epochs["classifier"], "classifier", augment=random_affine)
     autoencoder, h_ae = train_network(Autoencoder(), autoencoder_loss, splits["train"], splits["val"],
                                       epochs["autoencoder"], "autoencoder")
+    thresholds_a = fit_reconstruction_thresholds(autoencoder, splits["val"])
+    files = {"classifier.pth": save_network(classifier, "classifier.pth", h_clf, weights_dir),
+             "autoencoder_a.pth": save_network(autoencoder, "autoencoder_a.pth", h_ae, weights_dir)}
+    nets = {"classifier": "classifier.pth", "autoencoder": "autoencoder_a.pth"}
+    best, files["feature_scorer.pth"] = fit_best_system(
+        classifier, ReconstructionDetector(autoencoder, thresholds_a), splits, weights_dir)
+    spec_b, files_b, h_b = fit_system_b(splits, epochs["B"], weights_dir)
+    files |= files_b
     manifest = {
         "seed": SEED,
-        "files": {
-            "classifier.pth": save_network(classifier, "classifier.pth", h_clf, weights_dir),
-            "autoencoder_a.pth": save_network(autoencoder, "autoencoder_a.pth", h_ae, weights_dir),
-        },
-        "systems": {"A": {"classifier": "classifier.pth", "autoencoder": "autoencoder_a.pth",
-                          "thresholds": fit_reconstruction_thresholds(autoencoder, splits["val"])}},
+        "files": files,
+        "systems": {"A": {**nets, "thresholds": thresholds_a},
+                    "best": {**nets, "scorer": "feature_scorer.pth", **best},
+                    "B": spec_b},
         "history": "history.json",
+        # B's two networks share one run: count it once
+        "train_seconds": round(h_clf["seconds"] + h_ae["seconds"] + h_b["seconds"], 1),
     }
-    manifest["train_seconds"] = round(sum(f["train_seconds"] for f in manifest["files"].values()), 1)
-    (weights_dir / "history.json").write_text(json.dumps({"classifier": h_clf, "autoencoder_a": h_ae}, indent=1))
+    history = {"classifier": h_clf, "autoencoder_a": h_ae, "system_b": h_b}
+    (weights_dir / "history.json").write_text(json.dumps(history, indent=1))
     (weights_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
 

@@ -6,7 +6,7 @@ import pytest
 
 import evaluate
 from data import Split
-from models import Outputs
+from osr import Outputs
 
 
 def outputs_of(preds, digits=None):
@@ -57,8 +57,38 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path, toy):
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
     assert "| A (this project) | 75.00 | 50.00 | 50.00 | 50.00 | 66.67 |" in text
+    assert "| seed A (its report) | 98.90 | - | - | 98.70 | 99.10 |" in text
 
 
 def test_readme_results_block_matches_the_saved_results():
     results = json.loads(evaluate.RESULTS.read_text())
     assert evaluate.readme_table(results) in evaluate.README.read_text()
+
+
+def test_benchmark_ranks_a_separating_score_above_a_useless_one():
+    known = {"good": np.zeros(50), "useless": np.linspace(0, 1, 50)}
+    unknown = {"set": {"good": np.ones(20), "useless": np.linspace(0, 1, 20)}}
+    table = evaluate.benchmark(known, unknown)
+    assert table.loc["good", ("set", "AUROC")] == 100.0 and table.loc["good", ("mean", "FPR95")] == 0.0
+    assert table.loc["useless", ("mean", "AUROC")] == pytest.approx(50.0, abs=3)
+
+
+def test_ood_table_has_a_row_per_ood_set_and_their_mean(toy):
+    sets, outs = toy
+    sets["Other"], outs["Other"] = sets["Noise"], outs["Noise"]
+    table = evaluate.ood_table(outs, sets)
+    assert list(table.index) == ["Noise", "Other", "mean"]
+    assert table.loc["Noise", "OSR acc. unknown %"] == 50.0
+
+
+def test_report_numbers_are_the_saved_results():
+    results = json.loads(evaluate.RESULTS.read_text())
+    manifest = json.loads((evaluate.ROOT / "weights" / "manifest.json").read_text())
+    assert evaluate.REPORT.read_text() == evaluate.render_report(results, manifest)
+
+
+def test_robustness_markdown_lists_every_corruption_for_every_system():
+    results = {"robustness": {"best | accuracy %": {"clean": 99.0, "blur": 98.5},
+                              "best | rejected %": {"clean": 0.5, "blur": 1.25}}}
+    text = evaluate.robustness_markdown(results)
+    assert "| blur | 98.50 / 1.25 |" in text and "| clean | 99.00 / 0.50 |" in text

@@ -1,7 +1,9 @@
 """Training on a few batches: the loop learns, keeps its history and its best epoch."""
 import numpy as np
+import pytest
 import torch
 
+import detectors
 import models
 import train
 from data import Split
@@ -39,7 +41,7 @@ def test_reconstruction_thresholds_are_mean_plus_3_std_of_validation_scores():
     ae = models.Autoencoder().eval()
     val = tiny_split(32, 2)
     thresholds = train.fit_reconstruction_thresholds(ae, val)
-    raw = models.ReconstructionDetector(ae, {}).raw_scores(train.normalize(val.images))
+    raw = detectors.ReconstructionDetector(ae, {}).raw_scores(train.normalize(val.images))
     assert thresholds["l2"] == raw["l2"].mean() + 3 * raw["l2"].std()
     assert thresholds["otsu"] == raw["otsu"].mean() + 3 * raw["otsu"].std()
 
@@ -56,3 +58,27 @@ def test_random_affine_moves_each_image_differently_and_keeps_the_shape():
     out = train.random_affine(x, torch.Generator().manual_seed(0), degrees=30, translate=0.1)
     assert out.shape == x.shape
     assert not torch.allclose(out, x, atol=1e-3) and not torch.allclose(out[0], out[1], atol=1e-3)
+
+
+def test_contrastive_loss_on_a_hand_computed_batch():
+    emb = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 0.5]])
+    labels = torch.tensor([0, 0, 1])
+    # same-label pairs: distance 5 (both orders) -> mean 5
+    # different-label pairs: 0.5 (hinge 0.5, both orders) and sqrt(21.25) > 1 (hinge 0) -> mean 0.25
+    # divided by the embedding size 2
+    assert train.contrastive_loss(emb, labels, margin=1.0).item() == pytest.approx((5 + 0.25) / 2)
+
+
+def test_contrastive_loss_is_zero_for_coinciding_classes_beyond_the_margin():
+    emb = torch.tensor([[0.0, 0.0], [0.0, 0.0], [5.0, 5.0]], requires_grad=True)
+    loss = train.contrastive_loss(emb, torch.tensor([0, 0, 1]))
+    loss.backward()
+    assert loss.item() == pytest.approx(0.0, abs=1e-5) and torch.isfinite(emb.grad).all()
+
+
+def test_half_batch_augmentation_changes_only_the_first_half():
+    x = torch.zeros(6, 1, 28, 28)
+    x[:, :, 8:20, 12:16] = 2.0
+    out = train.half_batch_augment(x, torch.Generator().manual_seed(0))
+    assert torch.equal(out[3:], x[3:])
+    assert all(not torch.allclose(out[i], x[i], atol=1e-3) for i in range(3))

@@ -1,0 +1,101 @@
+"""Speed benchmark: training seconds per epoch of each network, predict throughput at batch 1 and 1,000,
+and (with --notebook) the notebook's full headless execution time.
+
+    python bench.py [--notebook]     # prints the figures, writes report/bench.json and README's speed block
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import evaluate
+import osr
+import train
+from data import SEED, Split, mnist_splits
+from models import Autoencoder, ConvNet, SystemB
+
+ROOT = Path(__file__).resolve().parent
+OUT = ROOT / "report" / "bench.json"
+
+
+def epoch_seconds(splits: dict[str, Split]) -> dict[str, float]:
+    """Wall time of one training epoch over MNIST train (50,000 images), each network as train.py trains it."""
+    runs = {
+        "classifier (A, best)": lambda: train.train_network(ConvNet(), train.classifier_loss, splits["train"],
+                                                            splits["val"], 1, "bench", augment=train.random_affine),
+        "autoencoder (A, best)": lambda: train.train_network(Autoencoder(), train.autoencoder_loss, splits["train"],
+                                                             splits["val"], 1, "bench"),
+        "system B (joint)": lambda: train.train_network(SystemB(), train.system_b_loss(torch.Generator()),
+                                                        splits["train"], splits["val"], 1, "bench",
+                                                        lr=0.01, batch_size=200, schedule=train.step_lr),
+    }
+    return {name: round(run()[1]["seconds"], 1) for name, run in runs.items()}
+
+
+def throughput(model: osr.OSRModel, images: np.ndarray, batch: int) -> float:
+    """Images per second of model.predict called on consecutive batches of the given size."""
+    model.predict(images[:batch])  # warm-up
+    start = time.perf_counter()
+    for i in range(0, len(images), batch):
+        model.predict(images[i: i + batch])
+    return round(len(images) / (time.perf_counter() - start), 1)
+
+
+def notebook_seconds() -> float:
+    """Wall time of a headless execution of the notebook (outputs go to a temporary file)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                        "--output-dir", tmp, str(ROOT / "OSR_Project.ipynb")], check=True, cwd=ROOT,
+                       capture_output=True)
+        return round(time.perf_counter() - start, 1)
+
+
+def readme_block(bench: dict) -> str:
+    m = bench["machine"]
+    lines = [f"Measured by `python bench.py --notebook` on {m['cpus']} CPU cores ({m['processor']}), "
+             f"torch {m['torch']} with {m['torch_threads']} threads.", "",
+             "| measure | value |", "|---|---|"]
+    lines += [f"| training, one epoch of {k} | {v:.1f} s |" for k, v in bench["epoch_seconds"].items()]
+    lines += [f"| predict, system {s}, batch {b} | {v:,.0f} images/s |"
+              for s, per in bench["predict_images_per_second"].items() for b, v in per.items()]
+    lines.append(f"| full retrain (`python train.py`, from weights/manifest.json) | {bench['train_seconds']:.0f} s |")
+    if "notebook_seconds" in bench:
+        lines.append(f"| notebook, headless execution | {bench['notebook_seconds']:.0f} s |")
+    return "\n".join(lines)
+
+
+def main(run_notebook: bool) -> dict:
+    torch.manual_seed(SEED)
+    splits = mnist_splits()
+    images = splits["test"].images
+    bench = {
+        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                    "torch": torch.__version__, "torch_threads": torch.get_num_threads()},
+        "predict_images_per_second": {
+            system: {"1": throughput(model, images[:300], 1), "1000": throughput(model, images[:5000], 1000)}
+            for system, model in ((s, osr.load_osr_model(ROOT / "weights", s)) for s in osr.SYSTEMS)},
+        "epoch_seconds": epoch_seconds(splits),
+        "train_seconds": json.loads((ROOT / "weights" / "manifest.json").read_text())["train_seconds"],
+    }
+    if run_notebook:
+        bench["notebook_seconds"] = notebook_seconds()
+    OUT.write_text(json.dumps(bench, indent=2) + "\n")
+    evaluate.replace_block("speed", readme_block(bench))
+    return bench
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notebook", action="store_true", help="also time a headless run of the notebook")
+    print(json.dumps(main(parser.parse_args().notebook), indent=2))

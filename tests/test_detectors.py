@@ -1,0 +1,52 @@
+"""Detectors on toy fits: every score is higher for the more unknown-looking input."""
+import numpy as np
+import pytest
+import torch
+
+import data
+import detectors
+
+
+@pytest.fixture
+def scorer():
+    gen = torch.Generator().manual_seed(0)
+    means = torch.eye(4) * 10  # four classes, well apart, in a 4-d feature space
+    labels = torch.arange(4).repeat(50)
+    features = means[labels] + torch.randn(200, 4, generator=gen)
+    return detectors.FeatureScorer(dim=4, classes=4, bank=100).fit(features, labels)
+
+
+def test_mahalanobis_is_higher_far_from_every_class_mean(scorer):
+    near, far = torch.tensor([[10.0, 0, 0, 0]]), torch.tensor([[-10.0, -10, 5, 5]])
+    assert scorer.mahalanobis(far).item() > 10 * scorer.mahalanobis(near).item()
+
+
+def test_knn_distance_is_higher_for_a_direction_no_training_feature_has(scorer):
+    near, far = torch.tensor([[0.0, 9.0, 0.5, 0]]), torch.tensor([[-1.0, -1, -1, -1]])
+    assert scorer.knn(far, k=3).item() > scorer.knn(near, k=3).item()
+
+
+def test_logit_scores_are_higher_for_flat_logits_than_for_a_confident_one():
+    scores = detectors.logit_scores(torch.tensor([[9.0, 0, 0], [1.0, 1, 1]]))
+    for name, s in scores.items():
+        assert s[1] > s[0], name
+
+
+def test_combinations_add_z_scores_fitted_on_in_distribution():
+    raw = {name: np.array([1.0, 2.0, 3.0]) for name in detectors.SINGLE}
+    stats = detectors.fit_stats(raw)
+    combined = detectors.with_combinations(raw, stats)
+    z = (raw["kNN"] - 2.0) / np.sqrt(2 / 3)
+    np.testing.assert_allclose(combined["kNN + L2 norm"], 2 * z)
+    assert set(combined) == set(detectors.SINGLE) | {detectors.combo_name(c) for c in detectors.COMBINATIONS}
+
+
+def test_proxy_unknowns_are_made_from_the_digits_alone_and_fixed_by_the_seed():
+    digits = np.random.default_rng(1).integers(0, 256, (50, 28, 28), dtype=np.uint8)
+    a, b = data.proxy_unknowns(digits, n=8), data.proxy_unknowns(digits, n=8)
+    assert list(a) == list(data.PROXY_NAMES) and all(np.array_equal(a[k], b[k]) for k in a)
+    # jigsaw and pixel shuffle only move pixels; inversion is exact
+    base = 255 - a["inverted"]
+    for name in ("jigsaw", "pixel shuffle"):
+        assert np.array_equal(np.sort(a[name].reshape(8, -1)), np.sort(base.reshape(8, -1))), name
+    assert not np.array_equal(a["jigsaw"], base)

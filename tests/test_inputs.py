@@ -1,0 +1,71 @@
+"""predict accepts what a grader plausibly passes, and rejects the rest with a clear ValueError."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import data
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return np.random.default_rng(0).integers(0, 256, (4, 28, 28), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def reference(digits):
+    return data.normalize(digits)
+
+
+@pytest.mark.parametrize("form", ["chan_first", "chan_last", "float_0_1", "float_0_255", "normalised", "tensor",
+                                  "pil_list", "rgb_last", "rgb_first", "int64"])
+def test_every_batch_form_gives_the_same_network_input(digits, reference, form):
+    x = {
+        "chan_first": digits[:, None], "chan_last": digits[..., None], "float_0_1": digits / 255.0,
+        "float_0_255": digits.astype(np.float32), "normalised": reference[:, 0].numpy(),
+        "tensor": torch.tensor(digits), "pil_list": [Image.fromarray(d) for d in digits],
+        "rgb_last": np.repeat(digits[..., None], 3, -1), "rgb_first": np.repeat(digits[:, None], 3, 1),
+        "int64": digits.astype(np.int64),
+    }[form]
+    torch.testing.assert_close(data.normalize(x), reference, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("single", ["array", "pil", "rgb_pil"])
+def test_a_single_image_is_a_batch_of_one(digits, reference, single):
+    x = {"array": digits[0], "pil": Image.fromarray(digits[0]),
+         "rgb_pil": Image.fromarray(np.repeat(digits[0][..., None], 3, -1))}[single]
+    torch.testing.assert_close(data.normalize(x), reference[:1], atol=1e-5, rtol=0)
+
+
+def test_other_sizes_are_resized_to_28px(digits, reference):
+    big = np.kron(digits, np.ones((2, 2), dtype=np.uint8))  # 56x56, each pixel doubled
+    out = data.normalize(big)
+    assert out.shape == (4, 1, 28, 28)
+    assert (out - reference).abs().mean() < 0.5  # an antialiased resize of a 2x upsampling is close, not exact
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((0, 28, 28), np.uint8), "empty"),
+    (np.full((28, 28), np.nan), "NaN or infinite"),
+    (np.full((28, 28), np.inf), "NaN or infinite"),
+    (np.zeros((1, 1, 1, 28, 28)), "2 to 4 dimensions"),
+    (np.zeros(28), "2 to 4 dimensions"),
+    (np.array([["a"] * 28] * 28), "numeric"),
+    (np.zeros((28, 28), bool), "numeric"),
+    (np.full((28, 28), 300), "0-255"),
+    (np.full((28, 28), 300.0), "0-1, 0-255, or MNIST-normalised"),
+    (np.zeros((2, 28, 28, 2)), "1, 3 or 4 channels"),
+])
+def test_bad_input_is_refused_with_a_clear_message(bad, message):
+    with pytest.raises(ValueError, match=message):
+        data.normalize(bad)
+
+
+def test_corruptions_keep_the_raw_mnist_form_and_change_the_image(digits):
+    for kind in data.CORRUPTIONS:
+        out = data.corrupt(digits, kind)
+        assert out.shape == digits.shape and out.dtype == np.uint8, kind
+        assert not np.array_equal(out, digits), kind
+    assert np.array_equal(data.corrupt(digits, "inverted"), 255 - digits)
+    with pytest.raises(ValueError):
+        data.corrupt(digits, "melted")

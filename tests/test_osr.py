@@ -1,0 +1,128 @@
+"""The grader's API: loading verified weights and the predict/score/threshold contract."""
+import functools
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import models
+import osr
+from data import noise_images
+
+WEIGHTS = models.Path(__file__).resolve().parents[1] / "weights"
+
+
+@pytest.fixture(scope="module", params=["best", "A", "B"])
+def model(request):
+    return osr.load_osr_model(WEIGHTS, system=request.param)
+
+
+@pytest.fixture
+def weights_copy(tmp_path):
+    return shutil.copytree(WEIGHTS, tmp_path / "weights")
+
+
+@functools.lru_cache(maxsize=1)
+def mnist_test_images() -> np.ndarray:
+    from data import mnist_splits
+
+    return mnist_splits()["test"].images
+
+
+def digits_and_noise(n: int = 64) -> np.ndarray:
+    return np.concatenate([mnist_test_images()[:n], noise_images("uniform", n)])
+
+
+def test_predict_is_unknown_exactly_where_score_exceeds_threshold(model):
+    images = digits_and_noise()
+    preds, scores = model.predict(images), model.score(images)
+    assert preds.shape == scores.shape == (len(images),) and scores.dtype == np.float64
+    assert np.array_equal(preds == 10, scores > model.threshold)
+    assert set(preds) <= set(range(11))
+
+
+def test_digits_are_mostly_accepted_and_uniform_noise_rejected(model):
+    images = digits_and_noise()
+    preds = model.predict(images)
+    assert (preds[:64] != 10).mean() > 0.9 and (preds[64:] == 10).all()
+
+
+def test_predict_gives_the_same_answer_for_an_image_alone_or_in_a_batch(model):
+    images = digits_and_noise(8)
+    assert model.predict(images[3:4]).tolist() == model.predict(images)[3:4].tolist()
+
+
+def test_unknown_system_name_is_refused():
+    with pytest.raises(ValueError, match="unknown system"):
+        osr.load_osr_model(WEIGHTS, system="Z")
+
+
+def test_a_tampered_weights_file_is_refused(weights_copy):
+    path = weights_copy / "autoencoder_a.pth"
+    blob = bytearray(path.read_bytes())
+    blob[-1] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match="sha256.*python train.py"):
+        osr.load_osr_model(weights_copy)
+
+
+def test_a_missing_weights_file_is_refused_with_the_retrain_command(weights_copy):
+    (weights_copy / "classifier.pth").unlink()
+    with pytest.raises(FileNotFoundError, match="python train.py"):
+        osr.load_osr_model(weights_copy)
+
+
+def test_a_state_dict_of_the_wrong_architecture_is_refused(weights_copy):
+    path = weights_copy / "classifier.pth"
+    torch.save(models.ConvNet(width=8).state_dict(), path)
+    manifest = json.loads((weights_copy / "manifest.json").read_text())
+    manifest["files"]["classifier.pth"]["sha256"] = models.sha256(path)
+    (weights_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="does not fit ConvNet"):
+        osr.load_osr_model(weights_copy)
+
+
+def test_manifest_matches_every_committed_weights_file():
+    manifest = models.read_manifest(WEIGHTS)
+    for path in WEIGHTS.glob("*.pth"):
+        assert manifest["files"][path.name]["sha256"] == models.sha256(path), path.name
+
+
+def test_the_default_system_is_the_best_model_with_its_fitted_threshold():
+    model = osr.load_osr_model(WEIGHTS)
+    spec = models.read_manifest(WEIGHTS)["systems"]["best"]
+    assert model.name == "best" and model.threshold == spec["threshold"]
+    assert model.detector.components == tuple(spec["components"])
+
+
+def test_system_b_threshold_is_mean_plus_3_std_of_validation_mse():
+    from data import mnist_splits
+    from helpers import fit_threshold
+
+    model = osr.load_osr_model(WEIGHTS, system="B")
+    spec = models.read_manifest(WEIGHTS)["systems"]["B"]
+    mse = model.score(mnist_splits()["val"].images)
+    assert spec["thresholds"]["validation"] == pytest.approx(fit_threshold(mse, 3.0), rel=1e-6)
+    assert model.threshold == spec["thresholds"][spec["threshold_from"]]
+
+
+def _metrics_fingerprint(system: str) -> str:
+    """Scores and predictions of a fixed batch, as text, from a freshly loaded model."""
+    model = osr.load_osr_model(WEIGHTS, system=system)
+    images = digits_and_noise(100)
+    return repr((model.score(images).tolist(), model.predict(images).tolist()))
+
+
+@pytest.mark.parametrize("system", ["best", "B"])
+def test_evaluation_is_identical_twice_in_one_process_and_in_another_process(system):
+    import subprocess
+    import sys
+
+    first, second = _metrics_fingerprint(system), _metrics_fingerprint(system)
+    assert first == second
+    code = f"import sys; sys.path.insert(0, 'tests'); import test_osr; print(test_osr._metrics_fingerprint({system!r}))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           cwd=WEIGHTS.parent).stdout.strip()
+    assert other == first
