@@ -110,7 +110,7 @@ def _to_array(images) -> np.ndarray:
     if isinstance(images, Image.Image):
         return np.asarray(images)
     if isinstance(images, (list, tuple)) and images and isinstance(images[0], Image.Image):
-        return np.stack([np.asarray(im.convert("L").resize((28, 28), Image.BILINEAR)) for im in images])
+        return np.stack([to_mnist_form(im) for im in images])
     if isinstance(images, torch.Tensor):
         return images.detach().cpu().numpy()
     return np.asarray(images)

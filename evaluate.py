@@ -133,10 +133,11 @@ def ood_table(outputs: dict[str, Outputs], sets: dict[str, Split], mnist: str = 
         unknown = outputs[name]
         preds = np.r_[known.preds, unknown.preds]
         truth = np.r_[labels, sets[name].labels]
+        accuracy = helpers.osr_accuracy(preds, truth)
         rows[name] = helpers.ood_metrics(known.scores, unknown.scores) | {
             "OSCR": 100.0 * helpers.oscr(known.scores, known.digits == labels, unknown.scores),
-            "OSR acc. unknown %": helpers.osr_accuracy(preds, truth)["unknown"],
-            "OSR acc. total %": helpers.osr_accuracy(preds, truth)["total"],
+            "OSR acc. unknown %": accuracy["unknown"],
+            "OSR acc. total %": accuracy["total"],
             "macro-F1 %": helpers.macro_f1(preds, truth),
         }
     table = pd.DataFrame(rows).T

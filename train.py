@@ -174,9 +174,10 @@ def fit_reconstruction_thresholds(autoencoder: Autoencoder, val: Split, z: float
 
 
 def select_detector(classifier: ConvNet, reconstruction: ReconstructionDetector, scorer: FeatureScorer,
-                    val: Split) -> tuple[CombinedDetector, pd.DataFrame]:
+                    val: Split) -> tuple[CombinedDetector, pd.DataFrame, np.ndarray]:
     """The detector (single or combination) with the best mean AUROC on MNIST-made proxy unknowns
-    (ties: lower FPR95), z-normalised on the MNIST validation split. No OOD set is looked at."""
+    (ties: lower FPR95), z-normalised on the MNIST validation split, with its validation scores.
+    No OOD set is looked at."""
     every = CombinedDetector(classifier, reconstruction, scorer, detectors.SINGLE)
     val_raw = batched(every.raw_scores, val.images, "validation scores")
     stats = detectors.fit_stats(val_raw)
@@ -185,7 +186,8 @@ def select_detector(classifier: ConvNet, reconstruction: ReconstructionDetector,
     table = evaluate.benchmark(detectors.with_combinations(val_raw, stats), proxies)
     ranked = table.sort_values([("mean", "AUROC"), ("mean", "FPR95")], ascending=[False, True])
     components = tuple(ranked.index[0].split(" + "))
-    return CombinedDetector(classifier, reconstruction, scorer, components, {c: stats[c] for c in components}), table
+    chosen = CombinedDetector(classifier, reconstruction, scorer, components, {c: stats[c] for c in components})
+    return chosen, table, chosen.combine(val_raw)
 
 
 def fit_best_system(classifier: ConvNet, reconstruction: ReconstructionDetector, splits: dict[str, Split],
@@ -194,8 +196,8 @@ def fit_best_system(classifier: ConvNet, reconstruction: ReconstructionDetector,
     features = batched(lambda x: {"f": classifier.features(x).numpy()}, splits["train"].images)["f"]
     scorer = FeatureScorer().fit(torch.as_tensor(features), torch.as_tensor(splits["train"].labels))
     torch.save(scorer.state_dict(), weights_dir / "feature_scorer.pth")
-    detector, table = select_detector(classifier, reconstruction, scorer, splits["val"])
-    threshold = helpers.fit_threshold(detector.combine(batched(detector.raw_scores, splits["val"].images)), z)
+    detector, table, val_scores = select_detector(classifier, reconstruction, scorer, splits["val"])
+    threshold = helpers.fit_threshold(val_scores, z)
     spec = {"components": list(detector.components), "stats": detector.stats, "threshold": threshold, "z": z,
             "selection": {det: {"mean proxy AUROC": float(table.loc[det, ("mean", "AUROC")]),
                                 "mean proxy FPR95": float(table.loc[det, ("mean", "FPR95")])} for det in table.index}}
