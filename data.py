@@ -1,7 +1,7 @@
 """Datasets for the OSR project: the MNIST splits, the OOD test sets and the one preprocessing pipeline.
 
 Every set is held in memory in the raw MNIST form (uint8, shape (N, 28, 28), values 0-255);
-`normalize` turns such a batch into the network input. The data root comes from the
+`preprocess.normalize` turns such a batch into the network input. The data root comes from the
 environment variable OSR_DATA_DIR (default: `data/` next to this file).
 """
 from __future__ import annotations
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+from preprocess import to_mnist_form
+
 UNKNOWN = 10
 SEED = 0
 DATA_ENV = "OSR_DATA_DIR"
@@ -41,9 +41,16 @@ def data_root() -> Path:
     return Path(os.environ.get(DATA_ENV, Path(__file__).resolve().parent / "data")).expanduser()
 
 
+def _root_origin() -> str:
+    """Where the data root came from, for error messages."""
+    if DATA_ENV in os.environ:
+        return f"data root from ${DATA_ENV}={data_root()}"
+    return f"data root {data_root()}: the default, since ${DATA_ENV} is not set"
+
+
 def _missing(name: str, folder: Path, why: object = "") -> MissingDataError:
     return MissingDataError(
-        f"{name} not found in {folder} (data root from ${DATA_ENV}={data_root()}). "
+        f"{name} not found in {folder} ({_root_origin()}). "
         f"Point {DATA_ENV} at a folder holding it, or get it online: {_SOURCES[name]}. {why}".strip()
     )
 
@@ -98,81 +105,6 @@ def _cifar10_test() -> np.ndarray:
     if not images:
         raise _missing("CIFAR-10", folder)
     return np.stack([to_mnist_form(im) for im in images])
-
-
-def to_mnist_form(image: Image.Image) -> np.ndarray:
-    """Greyscale, 28x28 (bilinear), uint8: how every non-MNIST image enters the pipeline."""
-    return np.asarray(image.convert("L").resize((28, 28), Image.BILINEAR), dtype=np.uint8)
-
-
-def _to_array(images) -> np.ndarray:
-    """numpy view of a numpy array, torch tensor, PIL image or list of PIL images."""
-    if isinstance(images, Image.Image):
-        return np.asarray(images)
-    if isinstance(images, (list, tuple)) and images and isinstance(images[0], Image.Image):
-        return np.stack([to_mnist_form(im) for im in images])
-    if isinstance(images, torch.Tensor):
-        return images.detach().cpu().numpy()
-    return np.asarray(images)
-
-
-def _channels_last(x: np.ndarray) -> np.ndarray:
-    """Any accepted layout as (N, H, W, C): a single image (H, W) or (H, W, C); a batch (N, H, W),
-    (N, C, H, W) or (N, H, W, C), with C = 1 (grey), 3 (RGB) or 4 (RGBA)."""
-    if x.ndim == 2:
-        return x[None, :, :, None]
-    if x.ndim == 3:
-        return x[None] if x.shape[-1] in (3, 4) and x.shape[0] > 4 else x[..., None]
-    if x.ndim == 4:
-        return x.transpose(0, 2, 3, 1) if x.shape[1] in (1, 3, 4) and x.shape[-1] not in (1, 3, 4) else x
-    raise ValueError(f"images must have 2 to 4 dimensions (H, W), (N, H, W) or (N, C, H, W); got shape {x.shape}")
-
-
-def _to_unit_range(x: np.ndarray) -> np.ndarray:
-    """Pixel values as float64 in 0-1: integers are 0-255, floats in 0-1 are kept, floats with negatives are taken
-    as already MNIST-normalised, other non-negative floats as 0-255."""
-    if np.issubdtype(x.dtype, np.integer):
-        if x.min() < 0 or x.max() > 255:
-            raise ValueError("integer images must hold values 0-255")
-        return x / 255.0
-    x = x.astype(np.float64)
-    if x.min() < 0:
-        x = x * MNIST_STD + MNIST_MEAN  # undo the MNIST normalisation
-    elif x.max() > 1:
-        x = x / 255.0
-    if x.min() < -1e-3 or x.max() > 1 + 1e-3:
-        raise ValueError("float images must be 0-1, 0-255, or MNIST-normalised ((x/255 - 0.1307) / 0.3081)")
-    return np.clip(x, 0.0, 1.0)
-
-
-def normalize(images) -> torch.Tensor:
-    """Any plausible image input -> the network input: float tensor (N, 1, 28, 28) with the MNIST normalisation.
-
-    Accepts a numpy array, torch tensor, PIL image or list of PIL images; one image or a batch, with or without
-    a channel axis; uint8 0-255, float 0-1 or already normalised floats. RGB(A) becomes greyscale (ITU-R 601-2,
-    as PIL converts), other sizes are resized to 28x28 (bilinear). Raises ValueError for empty, non-numeric or
-    non-finite input and for unsupported shapes.
-    """
-    x = _to_array(images)
-    if x.dtype == bool or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
-        raise ValueError(f"images must be numeric (uint8 0-255 or float), got dtype {x.dtype}")
-    x = _channels_last(x)
-    if x.size == 0:
-        raise ValueError(f"images is empty (shape {x.shape})")
-    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
-        raise ValueError("images contain NaN or infinite values")
-    if x.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"images must have 1, 3 or 4 channels; got shape {x.shape}")
-    unit = _to_unit_range(x)
-    if unit.shape[-1] > 1:  # RGB(A): the luma PIL's convert("L") uses
-        unit = unit[..., :3] @ np.array([0.299, 0.587, 0.114])
-    else:
-        unit = unit[..., 0]
-    t = torch.as_tensor(unit, dtype=torch.float32)
-    if t.shape[1:] != (28, 28):
-        t = torch.nn.functional.interpolate(t[:, None], size=(28, 28), mode="bilinear", antialias=True,
-                                            align_corners=False)[:, 0]
-    return ((t - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
 
 
 def noise_images(kind: str, n: int = NOISE_COUNT, seed: int = SEED) -> np.ndarray:

@@ -78,10 +78,58 @@ def closed_set_accuracy(out: Outputs, labels: np.ndarray) -> float:
     return 100.0 * float(np.mean(out.digits == labels))
 
 
+RESULT_DECIMALS = 4  # percentages to 1e-4 points: far below what any table shows, far above float noise
+TOLERANCE = 0.05  # points: how far a rerun's number may be from the results file before the check fails
+
+
+def rounded(results):
+    """The results with every float rounded to RESULT_DECIMALS (plain floats), so reruns write the same file."""
+    if isinstance(results, dict):
+        return {k: rounded(v) for k, v in results.items()}
+    if isinstance(results, (list, tuple)):
+        return [rounded(v) for v in results]
+    return round(float(results), RESULT_DECIMALS) if isinstance(results, (float, np.floating)) else results
+
+
 def save_results(results: dict, path: Path = RESULTS) -> None:
-    """Write the run's metrics (plain floats) for README, report and tests to read."""
+    """Write the run's metrics, rounded, for README, report and tests to read."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    path.write_text(json.dumps(rounded(results), indent=2) + "\n")
+
+
+def load_results(path: Path = RESULTS) -> dict:
+    return json.loads(path.read_text())
+
+
+def differences(computed, stored, tolerance: float = TOLERANCE, where: str = "") -> list[str]:
+    """Every number in `computed` that `stored` lacks or holds more than `tolerance` away, as 'path: new vs old'.
+    Keys only in `stored` are ignored, so a part of the results can be checked on its own."""
+    if isinstance(computed, dict):
+        if not isinstance(stored, dict):
+            return [f"{where}: not in the stored results"]
+        return [d for k, v in computed.items()
+                for d in differences(v, stored.get(k), tolerance, f"{where}/{k}" if where else str(k))]
+    if isinstance(computed, (list, tuple)):
+        return [] if list(computed) == stored else [f"{where}: {list(computed)} vs {stored}"]
+    if stored is None or abs(float(computed) - float(stored)) > tolerance or np.isnan(computed) != np.isnan(stored):
+        return [f"{where}: {float(computed):.4f} vs {stored}"]
+    return []
+
+
+def check_results(results: dict, path: Path = RESULTS, tolerance: float = TOLERANCE) -> str:
+    """Raise if this run's results differ from the stored ones by more than `tolerance` points; else say so."""
+    diffs = differences(rounded(results), load_results(path), tolerance)
+    if diffs:
+        raise AssertionError(f"{len(diffs)} numbers differ from {path.name} by more than {tolerance} points "
+                             f"(rerun with OSR_WRITE_REPORT=1 to rewrite it if the change is meant):\n"
+                             + "\n".join(diffs[:20]))
+    return f"all {_count_numbers(results)} numbers of this run are within {tolerance} points of {path.name}"
+
+
+def _count_numbers(results) -> int:
+    if isinstance(results, dict):
+        return sum(_count_numbers(v) for v in results.values())
+    return int(isinstance(results, (float, int, np.number)) and not isinstance(results, bool))
 
 
 def readme_table(results: dict) -> str:

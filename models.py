@@ -1,7 +1,8 @@
 """Networks and their weight I/O, checked against weights/manifest.json.
 
 The baseline classifier (`ConvNet`) and the seed's autoencoder; `load_network` refuses a file whose sha256
-differs from the manifest, a missing file, or a state_dict of another architecture.
+differs from the manifest, a missing file, or a state_dict of another architecture. Weights are stored in
+float32 and loaded for inference in float64 (DTYPE).
 """
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from data import MNIST_MEAN, MNIST_STD
+from preprocess import MNIST_MEAN, MNIST_STD
 
 RETRAIN_HINT = "retrain with `python train.py` (rewrites weights/ and its manifest)"
+# Inference runs in float64: float32 kernels differ from CPU to CPU (AVX-512, AVX2, SSE4.1...) in the 7th digit,
+# which flips max-unpool indices and rounded metrics; in float64 every CPU gives the same scores to ~1e-15.
+DTYPE = torch.float64
 
 
 class ConvNet(nn.Module):
@@ -141,7 +145,8 @@ def read_history(weights_dir: str | Path) -> dict:
 
 
 def load_network(net: nn.Module, weights_dir: str | Path, fname: str, manifest: dict | None = None) -> nn.Module:
-    """Load a state_dict into `net` after checking the file's sha256 against the manifest; returns net in eval mode."""
+    """Load a state_dict into `net` after checking the file's sha256 against the manifest; returns net in eval
+    mode, in the inference dtype."""
     weights_dir = Path(weights_dir)
     manifest = manifest or read_manifest(weights_dir)
     path = weights_dir / fname
@@ -154,4 +159,4 @@ def load_network(net: nn.Module, weights_dir: str | Path, fname: str, manifest: 
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     except RuntimeError as err:
         raise ValueError(f"{path} does not fit {type(net).__name__}: {RETRAIN_HINT}") from err
-    return net.eval()
+    return net.to(DTYPE).eval()

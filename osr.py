@@ -15,9 +15,9 @@ import torch
 from tqdm import tqdm
 
 import helpers
-from data import normalize
 from detectors import CombinedDetector, FeatureScorer, MSEDetector, ReconstructionDetector
-from models import Autoencoder, BNAutoencoder, ConvNet, DeepCNN, load_network, read_manifest
+from models import DTYPE, Autoencoder, BNAutoencoder, ConvNet, DeepCNN, load_network, read_manifest
+from preprocess import prepare
 
 BATCH = 256  # inference batch: the fastest on 2 CPU cores (measured: 2048 ran at half the speed)
 SYSTEMS = ("best", "A", "B")
@@ -39,10 +39,11 @@ class Outputs:
 
 @torch.no_grad()
 def batched(fn, images, desc: str | None = None) -> dict[str, np.ndarray]:
-    """fn (normalised batch -> dict of per-image arrays) over all images in batches, concatenated."""
-    x = normalize(images)
-    parts = [fn(x[i: i + BATCH]) for i in tqdm(range(0, len(x), BATCH), desc=desc, unit="batch",
-                                                disable=desc is None)]
+    """fn (normalised float64 batch -> dict of per-image arrays) over all images, concatenated. The input is
+    validated once and converted one batch at a time, so memory grows with the batch, not with the input."""
+    x = prepare(images)
+    parts = [fn(x.tensor(i, i + BATCH, DTYPE)) for i in tqdm(range(0, len(x), BATCH), desc=desc, unit="batch",
+                                                              disable=desc is None)]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 

@@ -10,10 +10,12 @@ FIGURES = Path(__file__).resolve().parent / "report" / "figures"
 CLASS_NAMES = [str(d) for d in range(10)] + ["unk"]
 
 
-def save(fig: plt.Figure, name: str, folder: Path = FIGURES) -> plt.Figure:
-    """Write fig to report/figures/<name>.png (the report's figures come only from here) and return it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fig.savefig(folder / f"{name}.png", dpi=110, bbox_inches="tight")
+def save(fig: plt.Figure, name: str, folder: Path | None = FIGURES) -> plt.Figure:
+    """Write fig to <folder>/<name>.png (the report's figures come only from here) and return it; with folder
+    None, only return it (PNG bytes vary across machines and library versions, so writing is opt-in)."""
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        fig.savefig(folder / f"{name}.png", dpi=110, bbox_inches="tight")
     return fig
 
 

@@ -1,7 +1,8 @@
 """Training of the networks, threshold fitting on the MNIST validation split, and the weights manifest.
 
 Run `python train.py` to retrain everything and rewrite weights/ (the manifest records how long it took).
-Only MNIST train is used for fitting, MNIST validation for checkpoint selection and thresholds.
+Only MNIST train is used for fitting, MNIST validation for checkpoint selection and thresholds. Networks train
+in float32 and are saved so; thresholds and detectors are fitted on their float64 copies, as `osr` loads them.
 """
 from __future__ import annotations
 
@@ -22,10 +23,11 @@ from tqdm import tqdm
 import detectors
 import evaluate
 import helpers
-from data import SEED, Split, mnist_splits, normalize, proxy_unknowns
+from data import SEED, Split, mnist_splits, proxy_unknowns
 from detectors import CombinedDetector, FeatureScorer, MSEDetector, ReconstructionDetector
-from models import Autoencoder, ConvNet, SystemB, sha256
+from models import DTYPE, Autoencoder, ConvNet, SystemB, sha256
 from osr import batched
+from preprocess import normalize
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 EPOCHS = {"classifier": 10, "autoencoder": 15, "B": 6}
@@ -168,8 +170,8 @@ def save_network(net: nn.Module, fname: str, history: dict, weights_dir: Path) -
 
 
 def fit_reconstruction_thresholds(autoencoder: Autoencoder, val: Split, z: float = Z) -> dict[str, float]:
-    """mean + z*std of the L2 norm and the Otsu diff over the MNIST validation split."""
-    raw = ReconstructionDetector(autoencoder, {}).raw_scores(normalize(val.images))
+    """mean + z*std of the L2 norm and the Otsu diff over the MNIST validation split (float64 autoencoder)."""
+    raw = batched(ReconstructionDetector(autoencoder, {}).raw_scores, val.images)
     return {"l2": helpers.fit_threshold(raw["l2"], z), "otsu": helpers.fit_threshold(raw["otsu"], z), "z": z}
 
 
@@ -196,6 +198,7 @@ def fit_best_system(classifier: ConvNet, reconstruction: ReconstructionDetector,
     features = batched(lambda x: {"f": classifier.features(x).numpy()}, splits["train"].images)["f"]
     scorer = FeatureScorer().fit(torch.as_tensor(features), torch.as_tensor(splits["train"].labels))
     torch.save(scorer.state_dict(), weights_dir / "feature_scorer.pth")
+    scorer.to(DTYPE)
     detector, table, val_scores = select_detector(classifier, reconstruction, scorer, splits["val"])
     threshold = helpers.fit_threshold(val_scores, z)
     spec = {"components": list(detector.components), "stats": detector.stats, "threshold": threshold, "z": z,
@@ -215,12 +218,12 @@ def fit_system_b(splits: dict[str, Split], epochs: int, weights_dir: Path, z: fl
     computed with the final weights) and on the validation split (the project's protocol, used by default)."""
     net, history = train_network(SystemB(), system_b_loss(torch.Generator().manual_seed(SEED)), splits["train"],
                                  splits["val"], epochs, "system B", lr=0.01, batch_size=200, schedule=step_lr)
-    mse = {name: batched(MSEDetector(net.autoencoder).raw_scores, splits[name].images)["mse"]
+    files = {"classifier_b.pth": save_network(net.classifier, "classifier_b.pth", history, weights_dir),
+             "autoencoder_b.pth": save_network(net.autoencoder, "autoencoder_b.pth", history, weights_dir)}
+    mse = {name: batched(MSEDetector(net.autoencoder.to(DTYPE)).raw_scores, splits[name].images)["mse"]
            for name in ("train", "val")}
     thresholds = {"train": helpers.fit_threshold(mse["train"], z), "validation": helpers.fit_threshold(mse["val"], z),
                   "z": z}
-    files = {"classifier_b.pth": save_network(net.classifier, "classifier_b.pth", history, weights_dir),
-             "autoencoder_b.pth": save_network(net.autoencoder, "autoencoder_b.pth", history, weights_dir)}
     spec = {"classifier": "classifier_b.pth", "autoencoder": "autoencoder_b.pth", "thresholds": thresholds,
             "threshold_from": B_THRESHOLD_FROM, "threshold": thresholds[B_THRESHOLD_FROM]}
     return spec, files, history
@@ -235,9 +238,10 @@ def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS) -> dict:
                                       epochs["classifier"], "classifier", augment=random_affine)
     autoencoder, h_ae = train_network(Autoencoder(), autoencoder_loss, splits["train"], splits["val"],
                                       epochs["autoencoder"], "autoencoder")
-    thresholds_a = fit_reconstruction_thresholds(autoencoder, splits["val"])
     files = {"classifier.pth": save_network(classifier, "classifier.pth", h_clf, weights_dir),
              "autoencoder_a.pth": save_network(autoencoder, "autoencoder_a.pth", h_ae, weights_dir)}
+    classifier, autoencoder = classifier.to(DTYPE), autoencoder.to(DTYPE)
+    thresholds_a = fit_reconstruction_thresholds(autoencoder, splits["val"])
     nets = {"classifier": "classifier.pth", "autoencoder": "autoencoder_a.pth"}
     best, files["feature_scorer.pth"] = fit_best_system(
         classifier, ReconstructionDetector(autoencoder, thresholds_a), splits, weights_dir)

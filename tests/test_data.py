@@ -5,18 +5,19 @@ import torch
 from PIL import Image
 
 import data
+import preprocess
 
 
 def test_normalize_gives_one_channel_float_with_the_mnist_statistics():
-    x = data.normalize(np.array([np.zeros((28, 28)), np.full((28, 28), 255)], dtype=np.uint8))
+    x = preprocess.normalize(np.array([np.zeros((28, 28)), np.full((28, 28), 255)], dtype=np.uint8))
     assert x.shape == (2, 1, 28, 28) and x.dtype == torch.float32
-    assert float(x[0].max()) == pytest.approx(-data.MNIST_MEAN / data.MNIST_STD)
-    assert float(x[1].min()) == pytest.approx((1 - data.MNIST_MEAN) / data.MNIST_STD)
+    assert float(x[0].max()) == pytest.approx(-preprocess.MNIST_MEAN / preprocess.MNIST_STD)
+    assert float(x[1].min()) == pytest.approx((1 - preprocess.MNIST_MEAN) / preprocess.MNIST_STD)
 
 
 def test_rgb_32px_images_become_greyscale_28px_uint8():
     rgb = Image.fromarray(np.full((32, 32, 3), (255, 0, 0), dtype=np.uint8))
-    out = data.to_mnist_form(rgb)
+    out = preprocess.to_mnist_form(rgb)
     assert out.shape == (28, 28) and out.dtype == np.uint8
     assert out[0, 0] == 76  # ITU-R 601-2 luma of pure red, as PIL converts
 
@@ -35,6 +36,16 @@ def test_missing_dataset_error_names_the_variable_and_the_folder(tmp_path, monke
     with pytest.raises(data.MissingDataError) as err:
         data._idx_test_images("notMNIST")
     assert data.DATA_ENV in str(err.value) and str(tmp_path / "notMNIST" / "raw") in str(err.value)
+
+
+def test_missing_dataset_error_says_when_the_default_root_is_used(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.setattr(data, "__file__", str(tmp_path / "data.py"))  # the default root: data/ beside the module
+    with pytest.raises(data.MissingDataError) as err:
+        data._idx_test_images("notMNIST")
+    message = str(err.value)
+    assert "the default" in message and f"${data.DATA_ENV} is not set" in message
+    assert f"${data.DATA_ENV}=" not in message and str(tmp_path / "data" / "notMNIST" / "raw") in message
 
 
 @pytest.fixture(scope="module")

@@ -92,3 +92,52 @@ def test_robustness_markdown_lists_every_corruption_for_every_system():
                               "best | rejected %": {"clean": 0.5, "blur": 1.25}}}
     text = evaluate.robustness_markdown(results)
     assert "| blur | 98.50 / 1.25 |" in text and "| clean | 99.00 / 0.50 |" in text
+
+
+def test_rounded_results_drop_float_noise_and_keep_the_layout():
+    noisy = {"a": {"b": 98.72999999999999, "c": [1, 2]}, "d": np.float64(99.55334700000002), "n": 3}
+    assert evaluate.rounded(noisy) == {"a": {"b": 98.73, "c": [1, 2]}, "d": 99.5533, "n": 3}
+    assert type(evaluate.rounded(noisy)["d"]) is float
+
+
+def test_differences_report_numbers_beyond_the_tolerance_and_missing_ones():
+    stored = {"x": {"acc": 99.0, "auroc": 98.0}, "sets": ["a", "b"]}
+    assert evaluate.differences({"x": {"acc": 99.04}, "sets": ["a", "b"]}, stored) == []
+    assert evaluate.differences({"x": {"acc": 99.06}}, stored) == ["x/acc: 99.0600 vs 99.0"]
+    assert evaluate.differences({"x": {"new": 1.0}}, stored) == ["x/new: 1.0000 vs None"]
+    assert evaluate.differences({"sets": ["a"]}, stored) == ["sets: ['a'] vs ['a', 'b']"]
+
+
+def test_check_results_passes_on_the_stored_file_and_fails_on_a_changed_number(tmp_path):
+    stored = evaluate.load_results()
+    path = tmp_path / "results.json"
+    evaluate.save_results(stored, path)
+    assert evaluate.check_results(stored, path).startswith("all ")
+    changed = json.loads(json.dumps(stored))
+    changed["systems"]["A"]["closed_set"] += 0.1
+    with pytest.raises(AssertionError, match="systems/A/closed_set"):
+        evaluate.check_results(changed, path)
+
+
+def test_a_perturbed_threshold_is_caught_by_the_check_against_the_results_file():
+    """The committed MNIST-test OSR accuracy of system A is reproduced here within the tolerance, and a 10% lower
+    threshold (more digits rejected) moves it beyond the tolerance."""
+    import osr
+    from data import mnist_splits
+
+    model = osr.load_osr_model(evaluate.ROOT / "weights", system="A")
+    test = mnist_splits()["test"]
+    out = model.outputs(test.images)
+
+    def mnist_accuracy(threshold: float) -> dict:
+        preds = evaluate.rethreshold({"MNIST test": out}, threshold)["MNIST test"].preds
+        return {"systems": {"A": {"per_set": {"MNIST test": 100.0 * float(np.mean(preds == test.labels))}}}}
+
+    stored = evaluate.load_results()
+    assert evaluate.differences(mnist_accuracy(model.threshold), stored) == []
+    assert evaluate.differences(mnist_accuracy(0.9 * model.threshold), stored) != []
+
+
+def test_the_results_file_holds_rounded_numbers_only():
+    text = evaluate.RESULTS.read_text()
+    assert evaluate.rounded(json.loads(text)) == json.loads(text)

@@ -5,6 +5,7 @@ import torch
 from PIL import Image
 
 import data
+import preprocess
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +15,7 @@ def digits():
 
 @pytest.fixture(scope="module")
 def reference(digits):
-    return data.normalize(digits)
+    return preprocess.normalize(digits)
 
 
 @pytest.mark.parametrize("form", ["chan_first", "chan_last", "float_0_1", "float_0_255", "normalised", "tensor",
@@ -27,19 +28,21 @@ def test_every_batch_form_gives_the_same_network_input(digits, reference, form):
         "rgb_last": np.repeat(digits[..., None], 3, -1), "rgb_first": np.repeat(digits[:, None], 3, 1),
         "int64": digits.astype(np.int64),
     }[form]
-    torch.testing.assert_close(data.normalize(x), reference, atol=1e-5, rtol=0)
+    torch.testing.assert_close(preprocess.normalize(x), reference, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("single", ["array", "pil", "rgb_pil"])
+@pytest.mark.parametrize("single", ["array", "pil", "rgb_pil", "chan_last_1", "chan_first_1", "rgb_last"])
 def test_a_single_image_is_a_batch_of_one(digits, reference, single):
     x = {"array": digits[0], "pil": Image.fromarray(digits[0]),
-         "rgb_pil": Image.fromarray(np.repeat(digits[0][..., None], 3, -1))}[single]
-    torch.testing.assert_close(data.normalize(x), reference[:1], atol=1e-5, rtol=0)
+         "rgb_pil": Image.fromarray(np.repeat(digits[0][..., None], 3, -1)),
+         "chan_last_1": digits[0][..., None], "chan_first_1": digits[0][None],
+         "rgb_last": np.repeat(digits[0][..., None], 3, -1)}[single]
+    torch.testing.assert_close(preprocess.normalize(x), reference[:1], atol=1e-5, rtol=0)
 
 
 def test_other_sizes_are_resized_to_28px(digits, reference):
     big = np.kron(digits, np.ones((2, 2), dtype=np.uint8))  # 56x56, each pixel doubled
-    out = data.normalize(big)
+    out = preprocess.normalize(big)
     assert out.shape == (4, 1, 28, 28)
     assert (out - reference).abs().mean() < 0.5  # an antialiased resize of a 2x upsampling is close, not exact
 
@@ -58,7 +61,7 @@ def test_other_sizes_are_resized_to_28px(digits, reference):
 ])
 def test_bad_input_is_refused_with_a_clear_message(bad, message):
     with pytest.raises(ValueError, match=message):
-        data.normalize(bad)
+        preprocess.normalize(bad)
 
 
 def test_corruptions_keep_the_raw_mnist_form_and_change_the_image(digits):

@@ -38,10 +38,10 @@ def test_autoencoder_training_lowers_the_reconstruction_loss():
 
 
 def test_reconstruction_thresholds_are_mean_plus_3_std_of_validation_scores():
-    ae = models.Autoencoder().eval()
+    ae = models.Autoencoder().to(models.DTYPE).eval()
     val = tiny_split(32, 2)
     thresholds = train.fit_reconstruction_thresholds(ae, val)
-    raw = detectors.ReconstructionDetector(ae, {}).raw_scores(train.normalize(val.images))
+    raw = detectors.ReconstructionDetector(ae, {}).raw_scores(train.normalize(val.images, models.DTYPE))
     assert thresholds["l2"] == raw["l2"].mean() + 3 * raw["l2"].std()
     assert thresholds["otsu"] == raw["otsu"].mean() + 3 * raw["otsu"].std()
 

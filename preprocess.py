@@ -1,0 +1,116 @@
+"""The one input pipeline: any plausible image input -> the network input, a normalised (N, 1, 28, 28) tensor.
+
+`prepare` validates a whole input once without copying it (dtype, shape, value range); `Images.tensor` then
+converts any slice of it, so `osr` streams large inputs batch by batch with a memory cost per batch only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+_LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601-2, as PIL's convert("L")
+
+
+def to_mnist_form(image: Image.Image) -> np.ndarray:
+    """Greyscale, 28x28 (bilinear), uint8: how every non-MNIST image enters the pipeline."""
+    return np.asarray(image.convert("L").resize((28, 28), Image.BILINEAR), dtype=np.uint8)
+
+
+def _to_array(images) -> np.ndarray:
+    """numpy view of a numpy array, torch tensor, PIL image or list of PIL images."""
+    if isinstance(images, Image.Image):
+        return np.asarray(images)
+    if isinstance(images, (list, tuple)) and images and isinstance(images[0], Image.Image):
+        return np.stack([to_mnist_form(im) for im in images])
+    if isinstance(images, torch.Tensor):
+        return images.detach().cpu().numpy()
+    return np.asarray(images)
+
+
+def _channels_last(x: np.ndarray) -> np.ndarray:
+    """Any accepted layout as a (N, H, W, C) view: a single image (H, W) or (H, W, C); a batch (N, H, W),
+    (N, C, H, W) or (N, H, W, C), with C = 1 (grey), 3 (RGB) or 4 (RGBA). A 3-d array whose last axis is a
+    channel count and whose first is not (e.g. (28, 28, 1), (28, 28, 3)) is one image; else a batch."""
+    if x.ndim == 2:
+        return x[None, :, :, None]
+    if x.ndim == 3:
+        return x[None] if x.shape[-1] in (1, 3, 4) and x.shape[0] > 4 else x[..., None]
+    if x.ndim == 4:
+        return x.transpose(0, 2, 3, 1) if x.shape[1] in (1, 3, 4) and x.shape[-1] not in (1, 3, 4) else x
+    raise ValueError(f"images must have 2 to 4 dimensions (H, W), (N, H, W) or (N, C, H, W); got shape {x.shape}")
+
+
+def _value_rule(x: np.ndarray) -> str:
+    """How the pixel values map to 0-1, decided once for the whole input from its minimum and maximum:
+    '255' (integers, or floats above 1), 'unit' (floats in 0-1) or 'normalised' (floats with negatives)."""
+    lo, hi = x.min(), x.max()  # NaN propagates into both, and inf shows in one: no full-size mask needed
+    if np.issubdtype(x.dtype, np.integer):
+        if lo < 0 or hi > 255:
+            raise ValueError("integer images must hold values 0-255")
+        return "255"
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError("images contain NaN or infinite values")
+    rule = "normalised" if lo < 0 else "255" if hi > 1 else "unit"
+    unit_lo, unit_hi = (_to_unit(np.array([lo, hi], np.float64), rule))
+    if unit_lo < -1e-3 or unit_hi > 1 + 1e-3:
+        raise ValueError("float images must be 0-1, 0-255, or MNIST-normalised ((x/255 - 0.1307) / 0.3081)")
+    return rule
+
+
+def _to_unit(x: np.ndarray, rule: str) -> np.ndarray:
+    """Pixel values as float64 in 0-1 (not yet clipped) under a rule of `_value_rule`."""
+    x = x.astype(np.float64)
+    if rule == "255":
+        return x / 255.0
+    if rule == "normalised":
+        return x * MNIST_STD + MNIST_MEAN  # undo the MNIST normalisation
+    return x
+
+
+@dataclass(frozen=True)
+class Images:
+    """A validated input: the caller's pixels as a (N, H, W, C) view and the rule that maps them to 0-1."""
+
+    pixels: np.ndarray
+    rule: str
+
+    def __len__(self) -> int:
+        return len(self.pixels)
+
+    def tensor(self, start: int = 0, stop: int | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Images start..stop as the network input: greyscale, 28x28, MNIST-normalised, (n, 1, 28, 28)."""
+        unit = np.clip(_to_unit(self.pixels[start:stop], self.rule), 0.0, 1.0)
+        unit = unit[..., :3] @ _LUMA if unit.shape[-1] > 1 else unit[..., 0]
+        t = torch.as_tensor(unit, dtype=torch.float64)
+        if t.shape[1:] != (28, 28):
+            t = torch.nn.functional.interpolate(t[:, None], size=(28, 28), mode="bilinear", antialias=True,
+                                                align_corners=False)[:, 0]
+        return ((t - MNIST_MEAN) / MNIST_STD).unsqueeze(1).to(dtype)
+
+
+def prepare(images) -> Images:
+    """Validate any plausible image input without converting it; raises ValueError saying what is wrong.
+
+    Accepts a numpy array, torch tensor, PIL image or list of PIL images; one image or a batch, with or without
+    a channel axis; integers 0-255, floats 0-1, floats 0-255 or already normalised floats. RGB(A) becomes
+    greyscale, other sizes are resized to 28x28. Refused: empty, non-numeric, boolean or non-finite input,
+    out-of-range values and unsupported shapes.
+    """
+    x = _to_array(images)
+    if x.dtype == bool or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise ValueError(f"images must be numeric (uint8 0-255 or float), got dtype {x.dtype}")
+    x = _channels_last(x)
+    if x.size == 0:
+        raise ValueError(f"images is empty (shape {x.shape})")
+    if x.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"images must have 1, 3 or 4 channels; got shape {x.shape}")
+    return Images(x, _value_rule(x))
+
+
+def normalize(images, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Any plausible image input (see `prepare`) -> the network input for all of it at once (for training)."""
+    return prepare(images).tensor(dtype=dtype)
