@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import evaluate
+import report
 import osr
 import train
 from data import SEED, Split, mnist_splits
@@ -95,7 +95,7 @@ def main(run_notebook: bool) -> dict:
     if run_notebook:
         bench["notebook_seconds"] = notebook_seconds()
     OUT.write_text(json.dumps(bench, indent=2) + "\n")
-    evaluate.replace_block("speed", readme_block(bench))
+    report.replace_block("speed", readme_block(bench))
     return bench
 
 

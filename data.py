@@ -36,28 +36,31 @@ class MissingDataError(FileNotFoundError):
     """A required dataset is not under the data root and could not be downloaded."""
 
 
-def data_root() -> Path:
-    """The data root: $OSR_DATA_DIR, else `data/` in the project."""
-    return Path(os.environ.get(DATA_ENV, Path(__file__).resolve().parent / "data")).expanduser()
+def data_root(root: str | Path | None = None) -> Path:
+    """The data root: `root` when given, else $OSR_DATA_DIR, else `data/` in the project."""
+    if root is None:
+        root = os.environ.get(DATA_ENV, Path(__file__).resolve().parent / "data")
+    return Path(root).expanduser()
 
 
-def _root_origin() -> str:
+def _root_origin(root: Path) -> str:
     """Where the data root came from, for error messages."""
-    if DATA_ENV in os.environ:
-        return f"data root from ${DATA_ENV}={data_root()}"
-    return f"data root {data_root()}: the default, since ${DATA_ENV} is not set"
+    if DATA_ENV in os.environ and data_root() == root:
+        return f"data root from ${DATA_ENV}={root}"
+    if data_root() == root:
+        return f"data root {root}: the default, since ${DATA_ENV} is not set"
+    return f"data root {root}, as passed"
 
 
-def _missing(name: str, folder: Path, why: object = "") -> MissingDataError:
+def _missing(name: str, root: Path, folder: Path, why: object = "") -> MissingDataError:
     return MissingDataError(
-        f"{name} not found in {folder} ({_root_origin()}). "
+        f"{name} not found in {folder} ({_root_origin(root)}). "
         f"Point {DATA_ENV} at a folder holding it, or get it online: {_SOURCES[name]}. {why}".strip()
     )
 
 
-def _torchvision_set(cls, name: str, train: bool):
+def _torchvision_set(cls, name: str, train: bool, root: Path):
     """Read a torchvision dataset from the root, downloading only when it is absent."""
-    root = data_root()
     try:
         return cls(str(root), train=train, download=False)
     except RuntimeError:
@@ -65,7 +68,7 @@ def _torchvision_set(cls, name: str, train: bool):
     try:
         return cls(str(root), train=train, download=True)
     except Exception as err:  # offline, or a read-only root: say what is missing and how to get it
-        raise _missing(name, root / name, err) from err
+        raise _missing(name, root, root / name, err) from err
 
 
 def _read_idx_gz(path: Path) -> np.ndarray:
@@ -78,32 +81,32 @@ def _read_idx_gz(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
-def _idx_test_images(name: str) -> np.ndarray:
+def _idx_test_images(name: str, root: Path) -> np.ndarray:
     """The t10k images of an MNIST-format set (KMNIST, notMNIST) under <root>/<name>/raw/."""
-    folder = data_root() / name / "raw"
+    folder = root / name / "raw"
     for fname in ("t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte"):
         if (folder / fname).exists():
             return _read_idx_gz(folder / fname).copy()
     if name == "KMNIST":  # torchvision can fetch KMNIST; notMNIST has no torchvision class
         import torchvision
 
-        _torchvision_set(torchvision.datasets.KMNIST, name, train=False)
-        return _idx_test_images(name)
-    raise _missing(name, folder)
+        _torchvision_set(torchvision.datasets.KMNIST, name, False, root)
+        return _idx_test_images(name, root)
+    raise _missing(name, root, folder)
 
 
-def _cifar10_test() -> np.ndarray:
+def _cifar10_test(root: Path) -> np.ndarray:
     """CIFAR-10 test as greyscale 28x28 uint8: the JPEG folder if present, else torchvision's CIFAR10."""
-    folder = data_root() / "CIFAR10-test-jpg"
+    folder = root / "CIFAR10-test-jpg"
     if folder.is_dir():
         paths = sorted(folder.glob("*/*.jpg"))
         images = [Image.open(p) for p in paths]
     else:
         import torchvision
 
-        images = [Image.fromarray(a) for a in _torchvision_set(torchvision.datasets.CIFAR10, "CIFAR-10", False).data]
+        images = [Image.fromarray(a) for a in _torchvision_set(torchvision.datasets.CIFAR10, "CIFAR-10", False, root).data]
     if not images:
-        raise _missing("CIFAR-10", folder)
+        raise _missing("CIFAR-10", root, folder)
     return np.stack([to_mnist_form(im) for im in images])
 
 
@@ -132,12 +135,13 @@ def unknown_split(images: np.ndarray) -> Split:
     return Split(images, np.full(len(images), UNKNOWN, dtype=np.int64))
 
 
-def mnist_splits(seed: int = SEED) -> dict[str, Split]:
+def mnist_splits(seed: int = SEED, root: str | Path | None = None) -> dict[str, Split]:
     """MNIST train (5/6) and validation (1/6), split with a fixed seed, and the official test set."""
     import torchvision
 
-    train = _torchvision_set(torchvision.datasets.MNIST, "MNIST", train=True)
-    test = _torchvision_set(torchvision.datasets.MNIST, "MNIST", train=False)
+    root = data_root(root)
+    train = _torchvision_set(torchvision.datasets.MNIST, "MNIST", True, root)
+    test = _torchvision_set(torchvision.datasets.MNIST, "MNIST", False, root)
     images, labels = train.data.numpy(), train.targets.numpy().astype(np.int64)
     order = np.random.default_rng(seed).permutation(len(labels))
     n_val = len(labels) // 6
@@ -149,16 +153,17 @@ def mnist_splits(seed: int = SEED) -> dict[str, Split]:
     }
 
 
-def ood_sets() -> dict[str, Split]:
+def ood_sets(root: str | Path | None = None) -> dict[str, Split]:
     """The OOD test sets, every label 10, in OOD_NAMES order."""
     import torchvision
 
-    fashion = _torchvision_set(torchvision.datasets.FashionMNIST, "FashionMNIST", train=False).data.numpy()
+    root = data_root(root)
+    fashion = _torchvision_set(torchvision.datasets.FashionMNIST, "FashionMNIST", False, root).data.numpy()
     sets = {
         "Fashion-MNIST": fashion,
-        "CIFAR-10": _cifar10_test(),
-        "KMNIST": _idx_test_images("KMNIST"),
-        "notMNIST": _idx_test_images("notMNIST"),
+        "CIFAR-10": _cifar10_test(root),
+        "KMNIST": _idx_test_images("KMNIST", root),
+        "notMNIST": _idx_test_images("notMNIST", root),
         "Gaussian noise": noise_images("gaussian"),
         "Uniform noise": noise_images("uniform"),
     }

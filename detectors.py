@@ -1,25 +1,43 @@
 """Unknown detectors, all oriented "higher = more unknown".
 
-The seeds' reconstruction scores (A: L2 norm and Otsu diff; B: per-image MSE), logit scores (maximum
-softmax probability, maximum logit, energy), feature-space scores on the classifier's penultimate layer
-(Mahalanobis distance with class means and a shared covariance, k-th nearest-neighbour distance on
-L2-normalised features), and sums of z-normalised scores. Everything is fitted on MNIST only: means,
-covariance and the neighbour bank on MNIST train, z statistics on the MNIST validation split.
+The seeds' reconstruction scores (A: L2 norm and Otsu diff; B: per-image MSE) are the project's own; the
+standard post-hoc scores come from pytorch-ood: logit scores (maximum softmax probability, maximum logit,
+energy, GEN) and feature-space scores on the classifier's penultimate layer (Mahalanobis distance to the
+nearest class mean with a shared covariance, k-th nearest-neighbour distance on L2-normalised features).
+Sums of z-normalised scores combine them. Everything is fitted on MNIST only: means, covariance and the
+neighbour bank on MNIST train, z statistics on the MNIST validation split.
 """
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
+import pandas as pd
 import torch
+from pytorch_ood.detector import GEN, KNN, EnergyBased, Mahalanobis, MaxLogit, MaxSoftmax
 from torch import nn
 
 import helpers
+import metrics
+from data import proxy_unknowns
 from models import Autoencoder, ConvNet
+from preprocess import batched
 
 K_NEIGHBOURS = 10
 BANK_SIZE = 5000  # training features kept for kNN: enough for the 10th neighbour, small enough to commit
 SINGLE = ("L2 norm", "Otsu diff", "seed rule (A)", "MSP", "max logit", "energy", "Mahalanobis", "kNN")
+BENCHMARKED = SINGLE + ("GEN",)  # GEN came with pytorch-ood, after the committed selection: benchmarked only
 RECONSTRUCTION = ("L2 norm", "Otsu diff", "seed rule (A)")
 COMBINATIONS = (("kNN", "L2 norm"), ("energy", "L2 norm"), ("Mahalanobis", "L2 norm"), ("kNN", "seed rule (A)"))
+
+
+class Detector(Protocol):
+    """What OSRModel needs of a detector: raw scores of a normalised batch (given the classifier's features,
+    which detectors that do not need them ignore) and one combined score per image from them."""
+
+    def raw_scores(self, x: torch.Tensor, features: torch.Tensor) -> dict[str, np.ndarray]: ...
+
+    def combine(self, raw: dict[str, np.ndarray]) -> np.ndarray: ...
 
 
 class ReconstructionDetector:
@@ -85,25 +103,21 @@ class FeatureScorer(nn.Module):
         self.bank.copy_(nn.functional.normalize(features[pick], dim=1))
         return self
 
-    @torch.no_grad()
-    def mahalanobis(self, features: torch.Tensor) -> torch.Tensor:
-        """Squared Mahalanobis distance to the nearest class mean."""
-        diff = features[:, None, :] - self.means[None]  # (N, classes, dim)
-        return torch.einsum("ncd,de,nce->nc", diff, self.precision, diff).min(1).values
-
-    @torch.no_grad()
-    def knn(self, features: torch.Tensor, k: int = K_NEIGHBOURS) -> torch.Tensor:
-        """Distance from the normalised feature to its k-th nearest normalised training feature."""
-        dist = torch.cdist(nn.functional.normalize(features, dim=1), self.bank)
-        return dist.topk(k, dim=1, largest=False).values[:, -1]
+    def library_detectors(self, k: int = K_NEIGHBOURS) -> tuple[Mahalanobis, KNN]:
+        """pytorch-ood's Mahalanobis and kNN detectors with this fitted state (its scores: half the squared
+        distance to the nearest class mean; the distance to the k-th nearest normalised bank feature)."""
+        maha = Mahalanobis(None)
+        maha.mu, maha.precision = self.means, self.precision
+        return maha, KNN(None, k=k).fit_features(self.bank, torch.zeros(len(self.bank), dtype=torch.long))
 
 
 def logit_scores(logits: torch.Tensor) -> dict[str, np.ndarray]:
-    """MSP, max logit and energy, negated so that higher = more unknown."""
+    """pytorch-ood's MSP, max logit, energy and GEN scores (higher = more unknown)."""
     return {
-        "MSP": -torch.softmax(logits, 1).max(1).values.numpy(),
-        "max logit": -logits.max(1).values.numpy(),
-        "energy": -torch.logsumexp(logits, 1).numpy(),
+        "MSP": MaxSoftmax.score(logits).numpy(),
+        "max logit": MaxLogit.score(logits).numpy(),
+        "energy": EnergyBased.score(logits).numpy(),
+        "GEN": GEN.score(logits).numpy(),
     }
 
 
@@ -117,6 +131,8 @@ class CombinedDetector:
         self.scorer = scorer.eval()
         self.components = tuple(components)
         self.stats = stats or {}
+        self.mahalanobis, self.knn = scorer.library_detectors()
+        self.autoencoder = reconstruction.autoencoder  # as A's and B's detectors have one
 
     @torch.no_grad()
     def raw_scores(self, x: torch.Tensor, features: torch.Tensor | None = None) -> dict[str, np.ndarray]:
@@ -125,9 +141,9 @@ class CombinedDetector:
         feats = self.classifier.features(x) if features is None else features
         out = logit_scores(self.classifier.head(feats))
         if "Mahalanobis" in need:
-            out["Mahalanobis"] = self.scorer.mahalanobis(feats).numpy()
+            out["Mahalanobis"] = self.mahalanobis.predict_features(feats).numpy()
         if "kNN" in need:
-            out["kNN"] = self.scorer.knn(feats).numpy()
+            out["kNN"] = self.knn.predict_features(feats).numpy()
         if need & set(RECONSTRUCTION):
             recon = self.reconstruction.raw_scores(x, otsu=bool(need & {"Otsu diff", "seed rule (A)"}))
             out["L2 norm"] = recon["l2"]
@@ -135,13 +151,8 @@ class CombinedDetector:
                 out.update({"Otsu diff": recon["otsu"], "seed rule (A)": self.reconstruction.combine(recon)})
         return {c: out[c].astype(np.float64) for c in self.components}
 
-    def fit_stats(self, raw: dict[str, np.ndarray]) -> "CombinedDetector":
-        """z statistics (mean, std) of each component on in-distribution scores (the MNIST validation split)."""
-        self.stats = {c: (float(raw[c].mean()), float(raw[c].std())) for c in self.components}
-        return self
-
     def combine(self, raw: dict[str, np.ndarray]) -> np.ndarray:
-        return sum((raw[c] - self.stats[c][0]) / self.stats[c][1] for c in self.components)
+        return z_sum(raw, self.stats, self.components)
 
 
 def fit_stats(raw: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
@@ -149,7 +160,37 @@ def fit_stats(raw: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
     return {name: (float(s.mean()), float(s.std())) for name, s in raw.items()}
 
 
+def z_sum(raw: dict[str, np.ndarray], stats: dict[str, tuple[float, float]], parts: tuple[str, ...]) -> np.ndarray:
+    """Sum of the z-normalised scores of `parts`."""
+    return sum((raw[p] - stats[p][0]) / stats[p][1] for p in parts)
+
+
 def with_combinations(raw: dict[str, np.ndarray], stats: dict[str, tuple[float, float]]) -> dict[str, np.ndarray]:
     """The single scores plus every combination in COMBINATIONS (sum of z-normalised scores)."""
-    combos = {combo_name(parts): sum((raw[p] - stats[p][0]) / stats[p][1] for p in parts) for parts in COMBINATIONS}
-    return raw | combos
+    return raw | {combo_name(parts): z_sum(raw, stats, parts) for parts in COMBINATIONS}
+
+
+def every_score(detector: CombinedDetector, sets: dict[str, np.ndarray], reference: str = "MNIST validation",
+                desc: bool = False) -> tuple[dict[str, tuple[float, float]], dict[str, dict[str, np.ndarray]]]:
+    """Every score of `detector` and every combination on each set, the combinations z-normalised with the
+    statistics of the `reference` set (the MNIST validation split); returns those statistics and the scores."""
+    raw = {name: batched(detector.raw_scores, images, f"all detectors: {name}" if desc else None)
+           for name, images in sets.items()}
+    stats = fit_stats(raw[reference])
+    return stats, {name: with_combinations(r, stats) for name, r in raw.items()}
+
+
+def select(classifier: ConvNet, reconstruction: ReconstructionDetector, scorer: FeatureScorer,
+           val_images: np.ndarray) -> tuple[CombinedDetector, pd.DataFrame, np.ndarray]:
+    """The detector (single or combination) with the best mean AUROC on MNIST-made proxy unknowns
+    (ties: lower FPR95), z-normalised on the MNIST validation split, with its validation scores.
+    No OOD set is looked at."""
+    every = CombinedDetector(classifier, reconstruction, scorer, SINGLE)
+    stats, scores = every_score(every, {"MNIST validation": val_images, **proxy_unknowns(val_images)})
+    val_scores = scores.pop("MNIST validation")
+    table = metrics.benchmark(val_scores, scores)
+    ranked = table.sort_values([("mean", "AUROC"), ("mean", "FPR95")], ascending=[False, True])
+    components = {combo_name(parts): parts for parts in COMBINATIONS} | {s: (s,) for s in SINGLE}
+    chosen = components[ranked.index[0]]
+    detector = CombinedDetector(classifier, reconstruction, scorer, chosen, {c: stats[c] for c in chosen})
+    return detector, table, detector.combine(val_scores)

@@ -1,49 +1,68 @@
-"""Evaluation of an OSR model on labelled sets: outputs per set, accuracy tables, confusion matrices, results file.
-
-The notebook calls these; README's results table and report/results.json are written from them, never typed.
+"""Evaluation of OSR models on labelled sets: outputs per set, accuracy and OOD tables, the numbers kept per
+system, robustness to corruptions. The sibling of `train`: both stand on `osr`, `detectors` and `metrics`;
+`report` renders what this computes.
 """
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import confusion_matrix
+from sklearn.manifold import TSNE
+from torch import nn
+from tqdm import tqdm
 
 import helpers
-from data import UNKNOWN, Split
+import metrics
+from data import SEED, UNKNOWN, Split, corrupt
 from osr import OSRModel, Outputs
-
-ROOT = Path(__file__).resolve().parent
-RESULTS = ROOT / "report" / "results.json"
-README = ROOT / "README.md"
-# What the seed documents report (their own runs, not reproduced here): closed-set accuracy and OSR accuracy on
-# their combined set (MNIST test + Fashion-MNIST + CIFAR-10 samples); B also reported KMNIST as OOD.
-SEED_REPORTED = {
-    "A": {"closed_set": 98.9, "binary": 99.1, "total": 98.7},
-    "B": {"closed_set": 97.79, "binary": 98.42, "total": 96.75, "known": 96.61, "unknown": 97.45, "KMNIST": 95.09},
-}
+from preprocess import batched
 
 
 def run_sets(model: OSRModel, sets: dict[str, Split]) -> dict[str, Outputs]:
-    """The model's outputs on every set (progress bar per set)."""
-    return {name: model.outputs(split.images, desc=f"{model.name}: {name}") for name, split in sets.items()}
+    """The model's outputs on every set, with one progress bar over the sets (cleared when done)."""
+    return {name: model.outputs(split.images)
+            for name, split in tqdm(sets.items(), desc=f"system {model.name}", unit="set", leave=False)}
 
 
 def pooled(outputs: dict[str, Outputs], sets: dict[str, Split], names=None) -> tuple[Outputs, np.ndarray]:
     """Outputs and labels of several sets concatenated (all sets when names is None)."""
     names = list(outputs) if names is None else list(names)
-    outs = [outputs[n] for n in names]
-    joined = Outputs(
-        np.concatenate([o.digits for o in outs]),
-        {k: np.concatenate([o.raw[k] for o in outs]) for k in outs[0].raw},
-        np.concatenate([o.scores for o in outs]),
-        np.concatenate([o.preds for o in outs]),
-    )
-    return joined, np.concatenate([sets[n].labels for n in names])
+    return Outputs.concat([outputs[n] for n in names]), np.concatenate([sets[n].labels for n in names])
+
+
+def confusions(outputs: dict[str, Outputs], sets: dict[str, Split]) -> tuple[np.ndarray, np.ndarray]:
+    """The 11-class and the binary known/unknown confusion matrices over all sets pooled."""
+    out, labels = pooled(outputs, sets)
+    return metrics.confusion(out.preds, labels), metrics.confusion(out.preds, labels, binary=True)
+
+
+def classify(classifier: nn.Module, images: np.ndarray) -> np.ndarray:
+    """The classifier's digit for each image (closed set: no rejection)."""
+    return batched(lambda x: {"digit": classifier(x).argmax(1).numpy()}, images)["digit"]
+
+
+def reconstruct(autoencoder: nn.Module, images: np.ndarray) -> np.ndarray:
+    """The autoencoder's reconstructions, (N, 28, 28), in the normalised space the scores are computed in."""
+    return batched(lambda x: {"r": autoencoder(x)[:, 0].numpy()}, images)["r"]
+
+
+def sample(sets: dict[str, Split], counts: dict[str, int], seed: int = SEED) -> dict[str, np.ndarray]:
+    """A fixed random choice of indices in each named set (without replacement)."""
+    rng = np.random.default_rng(seed)
+    return {name: rng.choice(len(sets[name]), n, replace=False) for name, n in counts.items()}
+
+
+def tsne_of_codes(autoencoder: nn.Module, sets: dict[str, Split], outputs: dict[str, Outputs],
+                  picks: dict[str, np.ndarray], seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """2-D t-SNE of the autoencoder's codes of the picked images: points, the model's predictions, and
+    whether each image came from an OOD set."""
+    images = np.concatenate([sets[name].images[idx] for name, idx in picks.items()])
+    codes = batched(lambda x: {"c": autoencoder.encode(x)[0].numpy()}, images)["c"]
+    points = TSNE(n_components=2, init="pca", random_state=seed).fit_transform(codes)
+    preds = np.concatenate([outputs[name].preds[idx] for name, idx in picks.items()])
+    is_ood = np.concatenate([(sets[name].labels[idx] == UNKNOWN) for name, idx in picks.items()])
+    return points, preds, is_ood
 
 
 def rethreshold(outputs: dict[str, Outputs], threshold: float) -> dict[str, Outputs]:
@@ -66,110 +85,9 @@ def accuracy_table(outputs: dict[str, Outputs], sets: dict[str, Split]) -> pd.Da
     return pd.DataFrame(rows).T.astype({"images": int}).round(2)
 
 
-def confusion(preds: np.ndarray, labels: np.ndarray, binary: bool = False) -> np.ndarray:
-    """11-class confusion matrix (rows true 0-9 and 10), or the 2x2 known/unknown one."""
-    if binary:
-        return confusion_matrix(labels == UNKNOWN, preds == UNKNOWN, labels=[False, True])
-    return confusion_matrix(labels, preds, labels=list(range(UNKNOWN + 1)))
-
-
 def closed_set_accuracy(out: Outputs, labels: np.ndarray) -> float:
     """Digit accuracy with no rejection, in %."""
     return 100.0 * float(np.mean(out.digits == labels))
-
-
-RESULT_DECIMALS = 4  # percentages to 1e-4 points: far below what any table shows, far above float noise
-TOLERANCE = 0.05  # points: how far a rerun's number may be from the results file before the check fails
-
-
-def rounded(results):
-    """The results with every float rounded to RESULT_DECIMALS (plain floats), so reruns write the same file."""
-    if isinstance(results, dict):
-        return {k: rounded(v) for k, v in results.items()}
-    if isinstance(results, (list, tuple)):
-        return [rounded(v) for v in results]
-    return round(float(results), RESULT_DECIMALS) if isinstance(results, (float, np.floating)) else results
-
-
-def save_results(results: dict, path: Path = RESULTS) -> None:
-    """Write the run's metrics, rounded, for README, report and tests to read."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rounded(results), indent=2) + "\n")
-
-
-def load_results(path: Path = RESULTS) -> dict:
-    return json.loads(path.read_text())
-
-
-def differences(computed, stored, tolerance: float = TOLERANCE, where: str = "") -> list[str]:
-    """Every number in `computed` that `stored` lacks or holds more than `tolerance` away, as 'path: new vs old'.
-    Keys only in `stored` are ignored, so a part of the results can be checked on its own."""
-    if isinstance(computed, dict):
-        if not isinstance(stored, dict):
-            return [f"{where}: not in the stored results"]
-        return [d for k, v in computed.items()
-                for d in differences(v, stored.get(k), tolerance, f"{where}/{k}" if where else str(k))]
-    if isinstance(computed, (list, tuple)):
-        return [] if list(computed) == stored else [f"{where}: {list(computed)} vs {stored}"]
-    if stored is None or abs(float(computed) - float(stored)) > tolerance or np.isnan(computed) != np.isnan(stored):
-        return [f"{where}: {float(computed):.4f} vs {stored}"]
-    return []
-
-
-def check_results(results: dict, path: Path = RESULTS, tolerance: float = TOLERANCE) -> str:
-    """Raise if this run's results differ from the stored ones by more than `tolerance` points; else say so."""
-    diffs = differences(rounded(results), load_results(path), tolerance)
-    if diffs:
-        raise AssertionError(f"{len(diffs)} numbers differ from {path.name} by more than {tolerance} points "
-                             f"(rerun with OSR_WRITE_REPORT=1 to rewrite it if the change is meant):\n"
-                             + "\n".join(diffs[:20]))
-    return f"all {_count_numbers(results)} numbers of this run are within {tolerance} points of {path.name}"
-
-
-def _count_numbers(results) -> int:
-    if isinstance(results, dict):
-        return sum(_count_numbers(v) for v in results.values())
-    return int(isinstance(results, (float, int, np.number)) and not isinstance(results, bool))
-
-
-def readme_table(results: dict) -> str:
-    """README's results table, rendered from the results file."""
-    lines = ["| system | closed-set acc. % | seed protocol: MNIST % | unknown % | total % | binary % |",
-             "|---|---|---|---|---|---|"]
-    for name, res in results["systems"].items():
-        p = res["seed_protocol"]
-        lines.append(f"| {name} (this project) | {res['closed_set']:.2f} | {p['known']:.2f} | {p['unknown']:.2f} "
-                     f"| {p['total']:.2f} | {p['binary']:.2f} |")
-    for name, seed in SEED_REPORTED.items():
-        cells = [f"{seed[k]:.2f}" if k in seed else "-" for k in ("closed_set", "known", "unknown", "total", "binary")]
-        lines.append(f"| seed {name} (its report) | " + " | ".join(cells) + " |")
-    lines += ["", "OSR accuracy % per test set (full sets):", "",
-              "| system | " + " | ".join(results["sets"]) + " |", "|---|" + "---|" * len(results["sets"])]
-    for name, res in results["systems"].items():
-        lines.append(f"| {name} | " + " | ".join(f"{res['per_set'][s]:.2f}" for s in results["sets"]) + " |")
-    ood = [s for s in results["sets"][1:]] + ["mean"]
-    lines += ["", "AUROC % / FPR at 95% TPR % of the system's score, MNIST test vs each OOD set:", "",
-              "| system | " + " | ".join(ood) + " |", "|---|" + "---|" * len(ood)]
-    for name, res in results["systems"].items():
-        lines.append(f"| {name} | " + " | ".join(f"{res['ood'][s]['AUROC']:.2f} / {res['ood'][s]['FPR95']:.2f}"
-                                                 for s in ood) + " |")
-    return "\n".join(lines)
-
-
-def replace_block(name: str, content: str, path: Path = README) -> None:
-    """Replace the text between <!-- name:start --> and <!-- name:end --> in a markdown file."""
-    text = path.read_text()
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    new, n = re.subn(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{content}\n{end}", text,
-                     flags=re.S)
-    if n != 1:
-        raise ValueError(f"{path} needs exactly one {start} ... {end} block")
-    path.write_text(new)
-
-
-def update_readme(results: dict, path: Path = README) -> None:
-    """README's results block, rendered from the results."""
-    replace_block("results", readme_table(results), path)
 
 
 def ood_table(outputs: dict[str, Outputs], sets: dict[str, Split], mnist: str = "MNIST test") -> pd.DataFrame:
@@ -181,12 +99,12 @@ def ood_table(outputs: dict[str, Outputs], sets: dict[str, Split], mnist: str = 
         unknown = outputs[name]
         preds = np.r_[known.preds, unknown.preds]
         truth = np.r_[labels, sets[name].labels]
-        accuracy = helpers.osr_accuracy(preds, truth)
-        rows[name] = helpers.ood_metrics(known.scores, unknown.scores) | {
-            "OSCR": 100.0 * helpers.oscr(known.scores, known.digits == labels, unknown.scores),
+        accuracy = metrics.osr_accuracy(preds, truth)
+        rows[name] = metrics.ood_metrics(known.scores, unknown.scores) | {
+            "OSCR": 100.0 * metrics.oscr(known.scores, known.digits == labels, unknown.scores),
             "OSR acc. unknown %": accuracy["unknown"],
             "OSR acc. total %": accuracy["total"],
-            "macro-F1 %": helpers.macro_f1(preds, truth),
+            "macro-F1 %": metrics.macro_f1(preds, truth),
         }
     table = pd.DataFrame(rows).T
     table.loc["mean"] = table.mean()
@@ -197,63 +115,25 @@ def system_results(outputs: dict[str, Outputs], sets: dict[str, Split], protocol
     """The numbers kept for one system: closed-set accuracy, seed protocol accuracies, per-set OSR accuracy,
     OOD metrics per set, and macro-F1 / OSCR over all test sets pooled."""
     mnist = "MNIST test"
-    parts = [outputs[n].take(idx) for n, idx in protocol_idx.items()]
+    preds = Outputs.concat([outputs[n].take(idx) for n, idx in protocol_idx.items()]).preds
     labels = np.concatenate([sets[n].labels[idx] for n, idx in protocol_idx.items()])
-    preds = np.concatenate([p.preds for p in parts])
     table = accuracy_table(outputs, sets)
     everything, all_labels = pooled(outputs, sets)
     known = all_labels != UNKNOWN
     return {
         "closed_set": closed_set_accuracy(outputs[mnist], sets[mnist].labels),
-        "seed_protocol": helpers.osr_accuracy(preds, labels),
+        "seed_protocol": metrics.osr_accuracy(preds, labels),
         "per_set": {n: float(table.loc[n, "OSR accuracy %"]) for n in table.index},
         "ood": {n: {k: float(v) for k, v in row.items()} for n, row in ood_table(outputs, sets).iterrows()},
-        "all_sets": helpers.osr_accuracy(everything.preds, all_labels) | {
-            "macro-F1": helpers.macro_f1(everything.preds, all_labels),
-            "OSCR": 100.0 * helpers.oscr(everything.scores[known], everything.digits[known] == all_labels[known],
+        "all_sets": metrics.osr_accuracy(everything.preds, all_labels) | {
+            "macro-F1": metrics.macro_f1(everything.preds, all_labels),
+            "OSCR": 100.0 * metrics.oscr(everything.scores[known], everything.digits[known] == all_labels[known],
                                          everything.scores[~known])},
     }
 
 
-def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
-    """Systems side by side (this run's measurements) next to the figures the seed documents report."""
-    rows = {}
-    for name, r in results.items():
-        rows[f"{name} (this run)"] = {
-            "closed-set accuracy": r["closed_set"],
-            **{f"seed protocol: {k}": v for k, v in r["seed_protocol"].items()},
-            **{f"OSR accuracy: {k}": v for k, v in r["per_set"].items() if k not in ("All OOD sets", "Total")},
-            "OSR accuracy: all test sets": r["all_sets"]["total"],
-            "macro-F1, all test sets": r["all_sets"]["macro-F1"],
-            "OSCR, all test sets": r["all_sets"]["OSCR"],
-            "mean AUROC": r["ood"]["mean"]["AUROC"],
-            "mean FPR95": r["ood"]["mean"]["FPR95"],
-        }
-    for name, seed in SEED_REPORTED.items():
-        rows[f"seed {name} (reported)"] = {
-            "closed-set accuracy": seed["closed_set"],
-            **{f"seed protocol: {k}": seed[k] for k in ("known", "unknown", "total", "binary") if k in seed},
-            **({"OSR accuracy: KMNIST": seed["KMNIST"]} if "KMNIST" in seed else {}),
-        }
-    return pd.DataFrame(rows)
-
-
-def benchmark(known: dict[str, np.ndarray], unknown: dict[str, dict[str, np.ndarray]],
-              metrics: tuple[str, ...] = ("AUROC", "FPR95")) -> pd.DataFrame:
-    """Detectors (rows) x (set, metric) columns, plus the mean over sets; scores higher = more unknown."""
-    table = {}
-    for det, k in known.items():
-        per_set = {name: helpers.ood_metrics(k, scores[det]) for name, scores in unknown.items()}
-        row = {(name, m): v[m] for name, v in per_set.items() for m in metrics}
-        row |= {("mean", m): float(np.mean([v[m] for v in per_set.values()])) for m in metrics}
-        table[det] = row
-    return pd.DataFrame(table).T
-
-
 def robustness_table(systems: dict[str, OSRModel], digits: Split, kinds: tuple[str, ...]) -> pd.DataFrame:
     """Known digits under corruptions: OSR accuracy and false-rejection rate (%) per system."""
-    from data import corrupt
-
     rows = {}
     for kind in ("clean",) + tuple(kinds):
         images = digits.images if kind == "clean" else corrupt(digits.images, kind)
@@ -266,29 +146,7 @@ def robustness_table(systems: dict[str, OSRModel], digits: Split, kinds: tuple[s
     return pd.DataFrame(rows).T
 
 
-REPORT_TEMPLATE = ROOT / "report" / "REPORT.template.md"
-REPORT = ROOT / "report" / "REPORT.md"
-
-
-def robustness_markdown(results: dict) -> str:
-    """The robustness results as a markdown table: accuracy / rejected (%) per system and corruption."""
-    cells = results["robustness"]
-    systems = list(dict.fromkeys(key.split(" | ")[0] for key in cells))
-    kinds = list(next(iter(cells.values())))
-    lines = ["| corruption | " + " | ".join(f"{s}: accuracy / rejected %" for s in systems) + " |",
-             "|---|" + "---|" * len(systems)]
-    for kind in kinds:
-        lines.append(f"| {kind} | " + " | ".join(
-            f"{cells[f'{s} | accuracy %'][kind]:.2f} / {cells[f'{s} | rejected %'][kind]:.2f}" for s in systems) + " |")
-    return "\n".join(lines)
-
-
-def render_report(results: dict, manifest: dict, template: Path = REPORT_TEMPLATE) -> str:
-    """REPORT.md from its template: every number is a field filled from the results and the manifest."""
-    best_sets = {k: v for k, v in results["systems"]["best"]["ood"].items() if k != "mean"}
-    return template.read_text().format(
-        r=results["systems"], m=manifest, results_tables=readme_table(results),
-        robustness_table=robustness_markdown(results),
-        selected=" + ".join(manifest["systems"]["best"]["components"]),
-        worst_auroc=min(v["AUROC"] for v in best_sets.values()),
-        worst_fpr95=max(v["FPR95"] for v in best_sets.values()))
+def robustness_results(table: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
+    """The robustness table as nested data for the results file: system -> corruption -> metric -> value."""
+    return {system: {kind: {metric: float(table.loc[kind, (system, metric)]) for metric in table[system].columns}
+                     for kind in table.index} for system in table.columns.get_level_values(0).unique()}

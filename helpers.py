@@ -1,15 +1,14 @@
-"""Scoring for open-set recognition: reconstruction L2 norm, Otsu binary diff, thresholds, decision, metrics.
+"""The card's scoring for open-set recognition: reconstruction L2 norm, Otsu binary diff, thresholds, decision.
 
-Scores are oriented "higher = more unknown". Inputs are batches shaped (N, 1, 28, 28) or (N, 28, 28),
+Scores are oriented "higher = more unknown"; the metrics that judge them are in `metrics`. Inputs are batches shaped (N, 1, 28, 28) or (N, 28, 28),
 as numpy arrays or torch tensors, in whatever space the autoencoder reconstructs (here: MNIST-normalised).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
-UNKNOWN = 10
+from data import UNKNOWN
 
 
 def _as_images(x: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -74,54 +73,3 @@ def fit_threshold(scores: np.ndarray, z: float = 3.0) -> float:
 def osr_decision(digits: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
     """Open-set labels: the classifier's digit, or UNKNOWN (10) where the score exceeds the threshold."""
     return np.where(np.asarray(scores) > threshold, UNKNOWN, np.asarray(digits)).astype(np.int64)
-
-
-def osr_accuracy(preds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """OSR accuracy in % on known images, on unknown images, in total, and binary known/unknown."""
-    preds, labels = np.asarray(preds), np.asarray(labels)
-    known = labels != UNKNOWN
-    correct = preds == labels
-    binary = (preds == UNKNOWN) == (labels == UNKNOWN)
-
-    def pct(mask: np.ndarray) -> float:
-        return float(100.0 * mask.mean()) if mask.size else float("nan")
-
-    return {
-        "known": pct(correct[known]),
-        "unknown": pct(correct[~known]),
-        "total": pct(correct),
-        "binary": pct(binary),
-    }
-
-
-def fpr_at_95_tpr(known: np.ndarray, unknown: np.ndarray) -> float:
-    """Share of unknown images accepted at the threshold that accepts 95% of the known ones, in %."""
-    known = np.sort(np.asarray(known, dtype=np.float64))
-    threshold = known[int(np.ceil(0.95 * len(known))) - 1]
-    return 100.0 * float(np.mean(np.asarray(unknown) <= threshold))
-
-
-def ood_metrics(known: np.ndarray, unknown: np.ndarray) -> dict[str, float]:
-    """AUROC, FPR@95TPR, AUPR-In and AUPR-Out (%) of scores on known vs unknown images (unknown = positive)."""
-    y = np.r_[np.zeros(len(known)), np.ones(len(unknown))]
-    s = np.r_[known, unknown].astype(np.float64)
-    return {
-        "AUROC": 100.0 * float(roc_auc_score(y, s)),
-        "FPR95": fpr_at_95_tpr(known, unknown),
-        "AUPR-In": 100.0 * float(average_precision_score(1 - y, -s)),
-        "AUPR-Out": 100.0 * float(average_precision_score(y, s)),
-    }
-
-
-def oscr(known: np.ndarray, known_correct: np.ndarray, unknown: np.ndarray) -> float:
-    """Area under the correct-classification rate vs false-positive rate curve, sweeping the threshold (0-1)."""
-    known, unknown = np.asarray(known, np.float64), np.asarray(unknown, np.float64)
-    thresholds = np.unique(np.r_[known, unknown])  # accept score <= t
-    ccr = np.searchsorted(np.sort(known[np.asarray(known_correct, bool)]), thresholds, "right") / len(known)
-    fpr = np.searchsorted(np.sort(unknown), thresholds, "right") / len(unknown)
-    return float(np.trapezoid(np.r_[0.0, ccr], np.r_[0.0, fpr]))
-
-
-def macro_f1(preds: np.ndarray, labels: np.ndarray) -> float:
-    """Open-set macro-F1 over the 11 classes (digits and unknown), in %."""
-    return 100.0 * float(f1_score(labels, preds, labels=list(range(UNKNOWN + 1)), average="macro", zero_division=0))

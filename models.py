@@ -14,12 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from preprocess import MNIST_MEAN, MNIST_STD
+from preprocess import DTYPE, MNIST_MEAN, MNIST_STD
 
 RETRAIN_HINT = "retrain with `python train.py` (rewrites weights/ and its manifest)"
-# Inference runs in float64: float32 kernels differ from CPU to CPU (AVX-512, AVX2, SSE4.1...) in the 7th digit,
-# which flips max-unpool indices and rounded metrics; in float64 every CPU gives the same scores to ~1e-15.
-DTYPE = torch.float64
 
 
 class ConvNet(nn.Module):

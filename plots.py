@@ -5,6 +5,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+import seaborn as sns
 
 FIGURES = Path(__file__).resolve().parent / "report" / "figures"
 CLASS_NAMES = [str(d) for d in range(10)] + ["unk"]
@@ -50,36 +52,47 @@ def training_curves(histories: dict[str, dict]) -> plt.Figure:
     return fig
 
 
+def _confusion_axes(ax: plt.Axes, cm: np.ndarray, title: str, names: list[str]) -> None:
+    """A row-normalised confusion matrix on ax: the share of each true class in each cell, annotated."""
+    share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    sns.heatmap(share, ax=ax, vmin=0, vmax=1, cmap="Blues", annot=True, fmt=".2f", square=True, cbar=False,
+                annot_kws={"fontsize": 7 if len(cm) > 3 else 11}, xticklabels=names, yticklabels=names)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+
+
 def confusion_heatmap(cm: np.ndarray, title: str, names: list[str] | None = None) -> plt.Figure:
     """Row-normalised confusion matrix with the share in each cell."""
-    names = names or CLASS_NAMES[: len(cm)]
-    share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     size = 1.2 + 0.55 * len(cm)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
-    im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-    for i, j in np.ndindex(cm.shape):
-        ax.text(j, i, f"{share[i, j]:.2f}".lstrip("0") if share[i, j] < 1 else "1", ha="center", va="center",
-                fontsize=7 if len(cm) > 3 else 11, color="white" if share[i, j] > 0.5 else "black")
-    ax.set(xticks=range(len(cm)), yticks=range(len(cm)), xticklabels=names, yticklabels=names,
-           xlabel="predicted", ylabel="true", title=title)
-    fig.colorbar(im, ax=ax, fraction=0.046, label="share of the true class")
+    fig, ax = plt.subplots(figsize=(size, size))
+    _confusion_axes(ax, cm, title, names or CLASS_NAMES[: len(cm)])
+    fig.tight_layout()
+    return fig
+
+
+def confusion_pair(cm: np.ndarray, binary: np.ndarray, title: str) -> plt.Figure:
+    """The 11-class confusion matrix beside the known/unknown one, both row-normalised."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), gridspec_kw={"width_ratios": [11, 4]})
+    _confusion_axes(axes[0], cm, f"{title}: 11 classes", CLASS_NAMES)
+    _confusion_axes(axes[1], binary, "known vs unknown", ["known", "unknown"])
     fig.tight_layout()
     return fig
 
 
 def score_distributions(scores: dict[str, dict[str, np.ndarray]], thresholds: dict[str, float],
                         titles: dict[str, str]) -> plt.Figure:
-    """Histogram of each raw score per set (first set: MNIST validation) with the fitted threshold line."""
+    """Density of each raw score per set (first set: MNIST validation) with the fitted threshold line."""
     keys = list(thresholds)
     fig, axes = plt.subplots(1, len(keys), figsize=(6.5 * len(keys), 4), squeeze=False)
     for ax, key in zip(axes[0], keys):
         top = np.percentile(np.concatenate([s[key] for s in scores.values()]), 99.5)
-        bins = np.linspace(0, top, 80)
-        for name, s in scores.items():
-            ax.hist(np.clip(s[key], 0, top), bins=bins, histtype="step", density=True, lw=1.5, label=name)
-        ax.axvline(thresholds[key], c="red", ls="--", label=f"threshold {thresholds[key]:.1f}")
-        ax.set(title=titles[key], xlabel="score (clipped at the 99.5th percentile)", ylabel="density")
-        ax.legend(fontsize=7)
+        frame = pd.DataFrame([(name, v) for name, s in scores.items() for v in np.clip(s[key], 0, top)],
+                             columns=["set", "score"])
+        sns.histplot(frame, x="score", hue="set", bins=np.linspace(0, top, 80), element="step", fill=False,
+                     stat="density", common_norm=False, ax=ax)
+        ax.axvline(thresholds[key], c="red", ls="--")
+        ax.text(thresholds[key], ax.get_ylim()[1] * 0.95, f" threshold {thresholds[key]:.1f}", color="red",
+                fontsize=8, va="top")
+        ax.set(title=titles[key], xlabel="score (clipped at the 99.5th percentile)")
     fig.tight_layout()
     return fig
 

@@ -14,20 +14,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
 import detectors
-import evaluate
 import helpers
-from data import SEED, Split, mnist_splits, proxy_unknowns
-from detectors import CombinedDetector, FeatureScorer, MSEDetector, ReconstructionDetector
-from models import DTYPE, Autoencoder, ConvNet, SystemB, sha256
-from osr import batched
-from preprocess import normalize
+from data import SEED, Split, mnist_splits
+from detectors import FeatureScorer, MSEDetector, ReconstructionDetector
+from models import Autoencoder, ConvNet, SystemB, sha256
+from preprocess import DTYPE, batched, normalize
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 EPOCHS = {"classifier": 10, "autoencoder": 15, "B": 6}
@@ -55,7 +52,7 @@ def random_affine(x: torch.Tensor, generator: torch.Generator, degrees: float = 
         torch.stack([s * cos, s * (cos * sh - sin), 2 * uniform(-translate, translate)], 1),
         torch.stack([s * sin, s * (sin * sh + cos), 2 * uniform(-translate, translate)], 1),
     ], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    grid = F.affine_grid(theta.to(x.device, x.dtype), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
@@ -129,13 +126,15 @@ def cosine(optimizer: torch.optim.Optimizer, epochs: int):
 
 
 def train_network(net: nn.Module, loss_fn, train: Split, val: Split, epochs: int, name: str, augment=None,
-                  lr: float = 1e-3, batch_size: int = 128, seed: int = SEED, schedule=cosine
+                  lr: float = 1e-3, batch_size: int = 128, seed: int = SEED, schedule=cosine, device: str = "cpu"
                   ) -> tuple[nn.Module, dict]:
     """Adam with a per-epoch learning-rate schedule (cosine decay by default) and a per-epoch history; keeps
-    the best validation epoch (accuracy, else loss). `augment(batch, generator)` transforms training batches."""
+    the best validation epoch (accuracy, else loss). `augment(batch, generator)` transforms training batches.
+    Trains on `device` (e.g. "cuda"); the network comes back on the CPU, where everything after training runs."""
     set_seed(seed)
-    xt, yt = normalize(train.images), torch.as_tensor(train.labels)
-    xv, yv = normalize(val.images), torch.as_tensor(val.labels)
+    net.to(device)
+    xt, yt = normalize(train.images).to(device), torch.as_tensor(train.labels).to(device)
+    xv, yv = normalize(val.images).to(device), torch.as_tensor(val.labels).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     scheduler = schedule(optimizer, epochs)
     generator = torch.Generator().manual_seed(seed)
@@ -154,7 +153,7 @@ def train_network(net: nn.Module, loss_fn, train: Split, val: Split, epochs: int
         bar.set_postfix(val_loss=f"{vl:.4f}", **({"val_acc": f"{va:.2f}"} if va is not None else {}))
     net.load_state_dict(best_state)
     history.update(best_epoch=best_epoch, epochs=epochs, seconds=time.perf_counter() - start)
-    return net.eval(), history
+    return net.cpu().eval(), history
 
 
 def save_network(net: nn.Module, fname: str, history: dict, weights_dir: Path) -> dict:
@@ -175,23 +174,6 @@ def fit_reconstruction_thresholds(autoencoder: Autoencoder, val: Split, z: float
     return {"l2": helpers.fit_threshold(raw["l2"], z), "otsu": helpers.fit_threshold(raw["otsu"], z), "z": z}
 
 
-def select_detector(classifier: ConvNet, reconstruction: ReconstructionDetector, scorer: FeatureScorer,
-                    val: Split) -> tuple[CombinedDetector, pd.DataFrame, np.ndarray]:
-    """The detector (single or combination) with the best mean AUROC on MNIST-made proxy unknowns
-    (ties: lower FPR95), z-normalised on the MNIST validation split, with its validation scores.
-    No OOD set is looked at."""
-    every = CombinedDetector(classifier, reconstruction, scorer, detectors.SINGLE)
-    val_raw = batched(every.raw_scores, val.images, "validation scores")
-    stats = detectors.fit_stats(val_raw)
-    proxies = {name: detectors.with_combinations(batched(every.raw_scores, images), stats)
-               for name, images in tqdm(proxy_unknowns(val.images).items(), desc="proxy unknowns")}
-    table = evaluate.benchmark(detectors.with_combinations(val_raw, stats), proxies)
-    ranked = table.sort_values([("mean", "AUROC"), ("mean", "FPR95")], ascending=[False, True])
-    components = tuple(ranked.index[0].split(" + "))
-    chosen = CombinedDetector(classifier, reconstruction, scorer, components, {c: stats[c] for c in components})
-    return chosen, table, chosen.combine(val_raw)
-
-
 def fit_best_system(classifier: ConvNet, reconstruction: ReconstructionDetector, splits: dict[str, Split],
                     weights_dir: Path, z: float = Z) -> tuple[dict, dict]:
     """Fit the feature detectors on MNIST train, select the detector, threshold it at mean + z*std on validation."""
@@ -199,7 +181,7 @@ def fit_best_system(classifier: ConvNet, reconstruction: ReconstructionDetector,
     scorer = FeatureScorer().fit(torch.as_tensor(features), torch.as_tensor(splits["train"].labels))
     torch.save(scorer.state_dict(), weights_dir / "feature_scorer.pth")
     scorer.to(DTYPE)
-    detector, table, val_scores = select_detector(classifier, reconstruction, scorer, splits["val"])
+    detector, table, val_scores = detectors.select(classifier, reconstruction, scorer, splits["val"].images)
     threshold = helpers.fit_threshold(val_scores, z)
     spec = {"components": list(detector.components), "stats": detector.stats, "threshold": threshold, "z": z,
             "selection": {det: {"mean proxy AUROC": float(table.loc[det, ("mean", "AUROC")]),
@@ -213,11 +195,13 @@ def step_lr(optimizer: torch.optim.Optimizer, epochs: int):
     return torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.4)
 
 
-def fit_system_b(splits: dict[str, Split], epochs: int, weights_dir: Path, z: float = Z) -> tuple[dict, dict, dict]:
+def fit_system_b(splits: dict[str, Split], epochs: int, weights_dir: Path, z: float = Z, device: str = "cpu"
+                 ) -> tuple[dict, dict, dict]:
     """Train B jointly; thresholds = mean + z*std of per-image MSE on the training set (the seed's adaptive rule,
     computed with the final weights) and on the validation split (the project's protocol, used by default)."""
     net, history = train_network(SystemB(), system_b_loss(torch.Generator().manual_seed(SEED)), splits["train"],
-                                 splits["val"], epochs, "system B", lr=0.01, batch_size=200, schedule=step_lr)
+                                 splits["val"], epochs, "system B", lr=0.01, batch_size=200, schedule=step_lr,
+                                 device=device)
     files = {"classifier_b.pth": save_network(net.classifier, "classifier_b.pth", history, weights_dir),
              "autoencoder_b.pth": save_network(net.autoencoder, "autoencoder_b.pth", history, weights_dir)}
     mse = {name: batched(MSEDetector(net.autoencoder.to(DTYPE)).raw_scores, splits[name].images)["mse"]
@@ -229,15 +213,15 @@ def fit_system_b(splits: dict[str, Split], epochs: int, weights_dir: Path, z: fl
     return spec, files, history
 
 
-def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS) -> dict:
+def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS, device: str = "cpu") -> dict:
     """Train every network, fit thresholds and detectors, rewrite weights_dir (state_dicts, history, manifest)."""
     weights_dir.mkdir(parents=True, exist_ok=True)
     splits = mnist_splits()
     torch.manual_seed(SEED)
     classifier, h_clf = train_network(ConvNet(), classifier_loss, splits["train"], splits["val"],
-                                      epochs["classifier"], "classifier", augment=random_affine)
+                                      epochs["classifier"], "classifier", augment=random_affine, device=device)
     autoencoder, h_ae = train_network(Autoencoder(), autoencoder_loss, splits["train"], splits["val"],
-                                      epochs["autoencoder"], "autoencoder")
+                                      epochs["autoencoder"], "autoencoder", device=device)
     files = {"classifier.pth": save_network(classifier, "classifier.pth", h_clf, weights_dir),
              "autoencoder_a.pth": save_network(autoencoder, "autoencoder_a.pth", h_ae, weights_dir)}
     classifier, autoencoder = classifier.to(DTYPE), autoencoder.to(DTYPE)
@@ -245,7 +229,7 @@ def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS) -> dict:
     nets = {"classifier": "classifier.pth", "autoencoder": "autoencoder_a.pth"}
     best, files["feature_scorer.pth"] = fit_best_system(
         classifier, ReconstructionDetector(autoencoder, thresholds_a), splits, weights_dir)
-    spec_b, files_b, h_b = fit_system_b(splits, epochs["B"], weights_dir)
+    spec_b, files_b, h_b = fit_system_b(splits, epochs["B"], weights_dir, device=device)
     files |= files_b
     manifest = {
         "seed": SEED,
@@ -266,5 +250,9 @@ def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS) -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, default=WEIGHTS, help="output folder (default: weights/)")
+    parser.add_argument("--device", default="cpu",
+                        help="where to train: cpu (default, the committed run) or cuda (e.g. on Colab)")
     args = parser.parse_args()
-    print(json.dumps(main(args.weights), indent=2))
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: no CUDA GPU is available here")
+    print(json.dumps(main(args.weights, device=args.device), indent=2))

@@ -2,12 +2,12 @@
 import json
 
 import bench
-import evaluate
+import report
 
 
 def test_readme_speed_block_matches_the_saved_benchmark():
     figures = json.loads(bench.OUT.read_text())
-    assert bench.readme_block(figures) in evaluate.README.read_text()
+    assert bench.readme_block(figures) in report.README.read_text()
 
 
 def test_speed_block_adds_up_the_epochs_train_py_runs():

@@ -34,15 +34,22 @@ def test_noise_sets_are_fixed_by_the_seed_and_span_the_pixel_range():
 def test_missing_dataset_error_names_the_variable_and_the_folder(tmp_path, monkeypatch):
     monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
     with pytest.raises(data.MissingDataError) as err:
-        data._idx_test_images("notMNIST")
-    assert data.DATA_ENV in str(err.value) and str(tmp_path / "notMNIST" / "raw") in str(err.value)
+        data._idx_test_images("notMNIST", data.data_root())  # notMNIST: the one set torchvision never downloads
+    assert f"${data.DATA_ENV}={tmp_path}" in str(err.value) and str(tmp_path / "notMNIST" / "raw") in str(err.value)
+
+
+def test_a_root_passed_in_is_used_and_named_as_passed(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.DATA_ENV, "/nowhere")
+    with pytest.raises(data.MissingDataError, match="as passed") as err:
+        data._idx_test_images("notMNIST", data.data_root(tmp_path))
+    assert str(tmp_path / "notMNIST" / "raw") in str(err.value) and "/nowhere" not in str(err.value)
 
 
 def test_missing_dataset_error_says_when_the_default_root_is_used(tmp_path, monkeypatch):
     monkeypatch.delenv(data.DATA_ENV, raising=False)
     monkeypatch.setattr(data, "__file__", str(tmp_path / "data.py"))  # the default root: data/ beside the module
     with pytest.raises(data.MissingDataError) as err:
-        data._idx_test_images("notMNIST")
+        data._idx_test_images("notMNIST", data.data_root())
     message = str(err.value)
     assert "the default" in message and f"${data.DATA_ENV} is not set" in message
     assert f"${data.DATA_ENV}=" not in message and str(tmp_path / "data" / "notMNIST" / "raw") in message

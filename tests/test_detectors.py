@@ -17,19 +17,47 @@ def scorer():
 
 
 def test_mahalanobis_is_higher_far_from_every_class_mean(scorer):
+    maha, _ = scorer.library_detectors()
     near, far = torch.tensor([[10.0, 0, 0, 0]]), torch.tensor([[-10.0, -10, 5, 5]])
-    assert scorer.mahalanobis(far).item() > 10 * scorer.mahalanobis(near).item()
+    assert maha.predict_features(far).item() > 10 * maha.predict_features(near).item()
+
+
+def test_library_mahalanobis_is_half_the_squared_distance_to_the_nearest_class_mean(scorer):
+    """pytorch-ood's score is the previous hand-written one (min squared distance) halved: same ranking."""
+    maha, _ = scorer.library_detectors()
+    z = torch.randn(20, 4, generator=torch.Generator().manual_seed(1)) * 5
+    diff = z[:, None, :] - scorer.means[None]
+    squared = torch.einsum("ncd,de,nce->nc", diff, scorer.precision, diff).min(1).values
+    torch.testing.assert_close(maha.predict_features(z), squared / 2)
 
 
 def test_knn_distance_is_higher_for_a_direction_no_training_feature_has(scorer):
+    _, knn = scorer.library_detectors(k=3)
     near, far = torch.tensor([[0.0, 9.0, 0.5, 0]]), torch.tensor([[-1.0, -1, -1, -1]])
-    assert scorer.knn(far, k=3).item() > scorer.knn(near, k=3).item()
+    assert knn.predict_features(far).item() > knn.predict_features(near).item()
+
+
+def test_library_knn_is_the_distance_to_the_kth_nearest_normalised_bank_feature(scorer):
+    _, knn = scorer.library_detectors(k=3)
+    z = torch.randn(20, 4, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    dist = torch.cdist(torch.nn.functional.normalize(z, dim=1), scorer.bank.double())
+    torch.testing.assert_close(knn.predict_features(z), dist.topk(3, dim=1, largest=False).values[:, -1])
 
 
 def test_logit_scores_are_higher_for_flat_logits_than_for_a_confident_one():
     scores = detectors.logit_scores(torch.tensor([[9.0, 0, 0], [1.0, 1, 1]]))
+    assert set(scores) == {"MSP", "max logit", "energy", "GEN"}
     for name, s in scores.items():
         assert s[1] > s[0], name
+
+
+def test_library_logit_scores_are_the_textbook_formulas():
+    logits = torch.randn(30, 10, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 4
+    scores = detectors.logit_scores(logits)
+    np.testing.assert_allclose(scores["MSP"], -torch.softmax(logits, 1).max(1).values.numpy())
+    np.testing.assert_allclose(scores["max logit"], -logits.max(1).values.numpy())
+    np.testing.assert_allclose(scores["energy"], -torch.logsumexp(logits, 1).numpy())
+    assert all(s.dtype == np.float64 for s in scores.values())
 
 
 def test_combinations_add_z_scores_fitted_on_in_distribution():

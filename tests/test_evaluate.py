@@ -2,9 +2,12 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import evaluate
+import metrics
+import report
 from data import Split
 from osr import Outputs
 
@@ -41,8 +44,8 @@ def test_closed_set_accuracy_ignores_rejection(toy):
 def test_binary_confusion_counts_known_and_unknown(toy):
     sets, outs = toy
     out, labels = evaluate.pooled(outs, sets)
-    assert evaluate.confusion(out.preds, labels, binary=True).tolist() == [[3, 1], [1, 1]]
-    assert evaluate.confusion(out.preds, labels).shape == (11, 11)
+    assert metrics.confusion(out.preds, labels, binary=True).tolist() == [[3, 1], [1, 1]]
+    assert metrics.confusion(out.preds, labels).shape == (11, 11)
 
 
 def test_update_readme_replaces_only_the_marked_block(tmp_path, toy):
@@ -53,7 +56,7 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path, toy):
     results = {"sets": list(sets), "systems": {"A": evaluate.system_results(outs, sets, idx)}}
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\noutro\n")
-    evaluate.update_readme(results, readme)
+    report.update_readme(results, readme)
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
     assert "| A (this project) | 75.00 | 50.00 | 50.00 | 50.00 | 66.67 |" in text
@@ -61,14 +64,14 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path, toy):
 
 
 def test_readme_results_block_matches_the_saved_results():
-    results = json.loads(evaluate.RESULTS.read_text())
-    assert evaluate.readme_table(results) in evaluate.README.read_text()
+    results = json.loads(report.RESULTS.read_text())
+    assert report.readme_table(results) in report.README.read_text()
 
 
 def test_benchmark_ranks_a_separating_score_above_a_useless_one():
     known = {"good": np.zeros(50), "useless": np.linspace(0, 1, 50)}
     unknown = {"set": {"good": np.ones(20), "useless": np.linspace(0, 1, 20)}}
-    table = evaluate.benchmark(known, unknown)
+    table = metrics.benchmark(known, unknown)
     assert table.loc["good", ("set", "AUROC")] == 100.0 and table.loc["good", ("mean", "FPR95")] == 0.0
     assert table.loc["useless", ("mean", "AUROC")] == pytest.approx(50.0, abs=3)
 
@@ -82,41 +85,44 @@ def test_ood_table_has_a_row_per_ood_set_and_their_mean(toy):
 
 
 def test_report_numbers_are_the_saved_results():
-    results = json.loads(evaluate.RESULTS.read_text())
-    manifest = json.loads((evaluate.ROOT / "weights" / "manifest.json").read_text())
-    assert evaluate.REPORT.read_text() == evaluate.render_report(results, manifest)
+    results = json.loads(report.RESULTS.read_text())
+    manifest = json.loads((report.ROOT / "weights" / "manifest.json").read_text())
+    assert report.REPORT.read_text() == report.render_report(results, manifest)
 
 
 def test_robustness_markdown_lists_every_corruption_for_every_system():
-    results = {"robustness": {"best | accuracy %": {"clean": 99.0, "blur": 98.5},
-                              "best | rejected %": {"clean": 0.5, "blur": 1.25}}}
-    text = evaluate.robustness_markdown(results)
+    table = pd.DataFrame({("best", "accuracy %"): {"clean": 99.0, "blur": 98.5},
+                          ("best", "rejected %"): {"clean": 0.5, "blur": 1.25}})
+    results = {"robustness": evaluate.robustness_results(table)}
+    assert results["robustness"] == {"best": {"clean": {"accuracy %": 99.0, "rejected %": 0.5},
+                                              "blur": {"accuracy %": 98.5, "rejected %": 1.25}}}
+    text = report.robustness_markdown(results)
     assert "| blur | 98.50 / 1.25 |" in text and "| clean | 99.00 / 0.50 |" in text
 
 
 def test_rounded_results_drop_float_noise_and_keep_the_layout():
     noisy = {"a": {"b": 98.72999999999999, "c": [1, 2]}, "d": np.float64(99.55334700000002), "n": 3}
-    assert evaluate.rounded(noisy) == {"a": {"b": 98.73, "c": [1, 2]}, "d": 99.5533, "n": 3}
-    assert type(evaluate.rounded(noisy)["d"]) is float
+    assert report.rounded(noisy) == {"a": {"b": 98.73, "c": [1, 2]}, "d": 99.5533, "n": 3}
+    assert type(report.rounded(noisy)["d"]) is float
 
 
 def test_differences_report_numbers_beyond_the_tolerance_and_missing_ones():
     stored = {"x": {"acc": 99.0, "auroc": 98.0}, "sets": ["a", "b"]}
-    assert evaluate.differences({"x": {"acc": 99.04}, "sets": ["a", "b"]}, stored) == []
-    assert evaluate.differences({"x": {"acc": 99.06}}, stored) == ["x/acc: 99.0600 vs 99.0"]
-    assert evaluate.differences({"x": {"new": 1.0}}, stored) == ["x/new: 1.0000 vs None"]
-    assert evaluate.differences({"sets": ["a"]}, stored) == ["sets: ['a'] vs ['a', 'b']"]
+    assert report.differences({"x": {"acc": 99.04}, "sets": ["a", "b"]}, stored) == []
+    assert report.differences({"x": {"acc": 99.06}}, stored) == ["x/acc: 99.0600 vs 99.0"]
+    assert report.differences({"x": {"new": 1.0}}, stored) == ["x/new: 1.0000 vs None"]
+    assert report.differences({"sets": ["a"]}, stored) == ["sets: ['a'] vs ['a', 'b']"]
 
 
 def test_check_results_passes_on_the_stored_file_and_fails_on_a_changed_number(tmp_path):
-    stored = evaluate.load_results()
+    stored = report.load_results()
     path = tmp_path / "results.json"
-    evaluate.save_results(stored, path)
-    assert evaluate.check_results(stored, path).startswith("all ")
+    report.save_results(stored, path)
+    assert report.check_results(stored, path).startswith("all ")
     changed = json.loads(json.dumps(stored))
     changed["systems"]["A"]["closed_set"] += 0.1
     with pytest.raises(AssertionError, match="systems/A/closed_set"):
-        evaluate.check_results(changed, path)
+        report.check_results(changed, path)
 
 
 def test_a_perturbed_threshold_is_caught_by_the_check_against_the_results_file():
@@ -125,7 +131,7 @@ def test_a_perturbed_threshold_is_caught_by_the_check_against_the_results_file()
     import osr
     from data import mnist_splits
 
-    model = osr.load_osr_model(evaluate.ROOT / "weights", system="A")
+    model = osr.load_osr_model(report.ROOT / "weights", system="A")
     test = mnist_splits()["test"]
     out = model.outputs(test.images)
 
@@ -133,11 +139,11 @@ def test_a_perturbed_threshold_is_caught_by_the_check_against_the_results_file()
         preds = evaluate.rethreshold({"MNIST test": out}, threshold)["MNIST test"].preds
         return {"systems": {"A": {"per_set": {"MNIST test": 100.0 * float(np.mean(preds == test.labels))}}}}
 
-    stored = evaluate.load_results()
-    assert evaluate.differences(mnist_accuracy(model.threshold), stored) == []
-    assert evaluate.differences(mnist_accuracy(0.9 * model.threshold), stored) != []
+    stored = report.load_results()
+    assert report.differences(mnist_accuracy(model.threshold), stored) == []
+    assert report.differences(mnist_accuracy(0.9 * model.threshold), stored) != []
 
 
 def test_the_results_file_holds_rounded_numbers_only():
-    text = evaluate.RESULTS.read_text()
-    assert evaluate.rounded(json.loads(text)) == json.loads(text)
+    text = report.RESULTS.read_text()
+    assert report.rounded(json.loads(text)) == json.loads(text)

@@ -1,0 +1,161 @@
+"""The project's documents, rendered from results, never typed: report/results.json (rounded), the check of a
+run against it, README's tables and speed block, report/REPORT.md, and the seeds' reported figures beside ours.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "report" / "results.json"
+README = ROOT / "README.md"
+# What the seed documents report (their own runs, not reproduced here): closed-set accuracy and OSR accuracy on
+# their combined set (MNIST test + Fashion-MNIST + CIFAR-10 samples); B also reported KMNIST as OOD.
+SEED_REPORTED = {
+    "A": {"closed_set": 98.9, "binary": 99.1, "total": 98.7},
+    "B": {"closed_set": 97.79, "binary": 98.42, "total": 96.75, "known": 96.61, "unknown": 97.45, "KMNIST": 95.09},
+}
+REPORT_TEMPLATE = ROOT / "report" / "REPORT.template.md"
+REPORT = ROOT / "report" / "REPORT.md"
+RESULT_DECIMALS = 4  # percentages to 1e-4 points: far below what any table shows, far above float noise
+TOLERANCE = 0.05  # points: how far a rerun's number may be from the results file before the check fails
+
+
+def rounded(results):
+    """The results with every float rounded to RESULT_DECIMALS (plain floats), so reruns write the same file."""
+    if isinstance(results, dict):
+        return {k: rounded(v) for k, v in results.items()}
+    if isinstance(results, (list, tuple)):
+        return [rounded(v) for v in results]
+    return round(float(results), RESULT_DECIMALS) if isinstance(results, (float, np.floating)) else results
+
+
+def save_results(results: dict, path: Path = RESULTS) -> None:
+    """Write the run's metrics, rounded, for README, report and tests to read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rounded(results), indent=2) + "\n")
+
+
+def load_results(path: Path = RESULTS) -> dict:
+    return json.loads(path.read_text())
+
+
+def differences(computed, stored, tolerance: float = TOLERANCE, where: str = "") -> list[str]:
+    """Every number in `computed` that `stored` lacks or holds more than `tolerance` away, as 'path: new vs old'.
+    Keys only in `stored` are ignored, so a part of the results can be checked on its own."""
+    if isinstance(computed, dict):
+        if not isinstance(stored, dict):
+            return [f"{where}: not in the stored results"]
+        return [d for k, v in computed.items()
+                for d in differences(v, stored.get(k), tolerance, f"{where}/{k}" if where else str(k))]
+    if isinstance(computed, (list, tuple)):
+        return [] if list(computed) == stored else [f"{where}: {list(computed)} vs {stored}"]
+    if stored is None or abs(float(computed) - float(stored)) > tolerance or np.isnan(computed) != np.isnan(stored):
+        return [f"{where}: {float(computed):.4f} vs {stored}"]
+    return []
+
+
+def check_results(results: dict, path: Path = RESULTS, tolerance: float = TOLERANCE) -> str:
+    """Raise if this run's results differ from the stored ones by more than `tolerance` points; else say so."""
+    diffs = differences(rounded(results), load_results(path), tolerance)
+    if diffs:
+        raise AssertionError(f"{len(diffs)} numbers differ from {path.name} by more than {tolerance} points "
+                             f"(rerun with OSR_WRITE_REPORT=1 to rewrite it if the change is meant):\n"
+                             + "\n".join(diffs[:20]))
+    return f"all {_count_numbers(results)} numbers of this run are within {tolerance} points of {path.name}"
+
+
+def _count_numbers(results) -> int:
+    if isinstance(results, dict):
+        return sum(_count_numbers(v) for v in results.values())
+    return int(isinstance(results, (float, int, np.number)) and not isinstance(results, bool))
+
+
+def readme_table(results: dict) -> str:
+    """README's results table, rendered from the results file."""
+    lines = ["| system | closed-set acc. % | seed protocol: MNIST % | unknown % | total % | binary % |",
+             "|---|---|---|---|---|---|"]
+    for name, res in results["systems"].items():
+        p = res["seed_protocol"]
+        lines.append(f"| {name} (this project) | {res['closed_set']:.2f} | {p['known']:.2f} | {p['unknown']:.2f} "
+                     f"| {p['total']:.2f} | {p['binary']:.2f} |")
+    for name, seed in SEED_REPORTED.items():
+        cells = [f"{seed[k]:.2f}" if k in seed else "-" for k in ("closed_set", "known", "unknown", "total", "binary")]
+        lines.append(f"| seed {name} (its report) | " + " | ".join(cells) + " |")
+    lines += ["", "OSR accuracy % per test set (full sets):", "",
+              "| system | " + " | ".join(results["sets"]) + " |", "|---|" + "---|" * len(results["sets"])]
+    for name, res in results["systems"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{res['per_set'][s]:.2f}" for s in results["sets"]) + " |")
+    ood = [s for s in results["sets"][1:]] + ["mean"]
+    lines += ["", "AUROC % / FPR at 95% TPR % of the system's score, MNIST test vs each OOD set:", "",
+              "| system | " + " | ".join(ood) + " |", "|---|" + "---|" * len(ood)]
+    for name, res in results["systems"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{res['ood'][s]['AUROC']:.2f} / {res['ood'][s]['FPR95']:.2f}"
+                                                 for s in ood) + " |")
+    return "\n".join(lines)
+
+
+def replace_block(name: str, content: str, path: Path = README) -> None:
+    """Replace the text between <!-- name:start --> and <!-- name:end --> in a markdown file."""
+    text = path.read_text()
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    new, n = re.subn(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{content}\n{end}", text,
+                     flags=re.S)
+    if n != 1:
+        raise ValueError(f"{path} needs exactly one {start} ... {end} block")
+    path.write_text(new)
+
+
+def update_readme(results: dict, path: Path = README) -> None:
+    """README's results block, rendered from the results."""
+    replace_block("results", readme_table(results), path)
+
+
+def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
+    """Systems side by side (this run's measurements) next to the figures the seed documents report."""
+    rows = {}
+    for name, r in results.items():
+        rows[f"{name} (this run)"] = {
+            "closed-set accuracy": r["closed_set"],
+            **{f"seed protocol: {k}": v for k, v in r["seed_protocol"].items()},
+            **{f"OSR accuracy: {k}": v for k, v in r["per_set"].items() if k not in ("All OOD sets", "Total")},
+            "OSR accuracy: all test sets": r["all_sets"]["total"],
+            "macro-F1, all test sets": r["all_sets"]["macro-F1"],
+            "OSCR, all test sets": r["all_sets"]["OSCR"],
+            "mean AUROC": r["ood"]["mean"]["AUROC"],
+            "mean FPR95": r["ood"]["mean"]["FPR95"],
+        }
+    for name, seed in SEED_REPORTED.items():
+        rows[f"seed {name} (reported)"] = {
+            "closed-set accuracy": seed["closed_set"],
+            **{f"seed protocol: {k}": seed[k] for k in ("known", "unknown", "total", "binary") if k in seed},
+            **({"OSR accuracy: KMNIST": seed["KMNIST"]} if "KMNIST" in seed else {}),
+        }
+    return pd.DataFrame(rows)
+
+
+def robustness_markdown(results: dict) -> str:
+    """The robustness results as a markdown table: accuracy / rejected (%) per system and corruption."""
+    cells = results["robustness"]
+    systems = list(cells)
+    lines = ["| corruption | " + " | ".join(f"{s}: accuracy / rejected %" for s in systems) + " |",
+             "|---|" + "---|" * len(systems)]
+    for kind in cells[systems[0]]:
+        lines.append(f"| {kind} | " + " | ".join(
+            f"{cells[s][kind]['accuracy %']:.2f} / {cells[s][kind]['rejected %']:.2f}" for s in systems) + " |")
+    return "\n".join(lines)
+
+
+def render_report(results: dict, manifest: dict, template: Path = REPORT_TEMPLATE) -> str:
+    """REPORT.md from its template: every number is a field filled from the results and the manifest."""
+    best_sets = {k: v for k, v in results["systems"]["best"]["ood"].items() if k != "mean"}
+    return template.read_text().format(
+        r=results["systems"], m=manifest, results_tables=readme_table(results),
+        robustness_table=robustness_markdown(results),
+        selected=" + ".join(manifest["systems"]["best"]["components"]),
+        worst_auroc=min(v["AUROC"] for v in best_sets.values()),
+        worst_fpr95=max(v["FPR95"] for v in best_sets.values()))
