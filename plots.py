@@ -151,3 +151,4 @@ def roc_curves(known: dict[str, np.ndarray], unknown: dict[str, dict[str, np.nda
     axes[0, 0].legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
+

@@ -147,3 +147,4 @@ def test_a_perturbed_threshold_is_caught_by_the_check_against_the_results_file()
 def test_the_results_file_holds_rounded_numbers_only():
     text = report.RESULTS.read_text()
     assert report.rounded(json.loads(text)) == json.loads(text)
+
