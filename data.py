@@ -19,7 +19,11 @@ from preprocess import to_mnist_form
 UNKNOWN = 10
 SEED = 0
 DATA_ENV = "OSR_DATA_DIR"
-OOD_NAMES = ("Fashion-MNIST", "CIFAR-10", "KMNIST", "notMNIST", "Gaussian noise", "Uniform noise")
+OOD_NAMES = ("Fashion-MNIST", "CIFAR-10", "KMNIST", "notMNIST", "Omniglot (MNIST format)", "Omniglot (raw)",
+             "Gaussian noise", "Uniform noise")
+MNIST_PEN = 3.0  # px: MNIST's stroke width (ink area / skeleton length of binarised digits, measured)
+OMNIGLOT_PEN = 5.5  # px at 105x105: Omniglot's, measured the same way (1.6 px once scaled into 20x20)
+MNIST_CENTRE = 14.0  # where MNIST puts a digit's centre of mass, in pixel indices (measured: 14.0 +- 0.5)
 NOISE_COUNT = 2000
 SEED_PROTOCOL_COUNT = 1000  # Fashion-MNIST and CIFAR-10 images each in the seeds' combined set
 
@@ -29,6 +33,7 @@ _SOURCES = {  # where a user with internet gets each set, for the error message
     "KMNIST": "torchvision.datasets.KMNIST downloads it",
     "notMNIST": "t10k-*-ubyte.gz from github.com/davidflanagan/notMNIST-to-MNIST into notMNIST/raw/",
     "CIFAR-10": "torchvision.datasets.CIFAR10 downloads it (or JPEGs in CIFAR10-test-jpg/<class>/)",
+    "Omniglot": "torchvision.datasets.Omniglot(background=True) downloads it (or Omniglot/images_background.npz)",
 }
 
 
@@ -110,6 +115,60 @@ def _cifar10_test(root: Path) -> np.ndarray:
     return np.stack([to_mnist_form(im) for im in images])
 
 
+def _omniglot_paper(root: Path) -> np.ndarray:
+    """Omniglot background as bool (19280, 105, 105), True = paper: the npz if present, else torchvision's PNGs."""
+    path = root / "Omniglot" / "images_background.npz"
+    if path.exists():
+        return np.load(path)["images"].reshape(-1, 105, 105)
+    import torchvision
+
+    try:
+        pngs = torchvision.datasets.Omniglot(str(root), background=True, download=True)
+    except Exception as err:  # offline, or a read-only root
+        raise _missing("Omniglot", root, path, err) from err
+    return np.stack([np.asarray(image) > 0 for image, _ in pngs])
+
+
+def _thicken(ink: np.ndarray, long_side: int) -> np.ndarray:
+    """Ink dilated by a disk so the pen is MNIST_PEN wide once the long side is scaled to 20 px."""
+    from scipy.ndimage import binary_dilation
+
+    radius = int(round(max(0.0, (MNIST_PEN * long_side / 20 - OMNIGLOT_PEN) / 2)))
+    if radius == 0:
+        return ink
+    yy, xx = np.mgrid[-radius: radius + 1, -radius: radius + 1]
+    return binary_dilation(ink, structure=xx**2 + yy**2 <= radius**2)
+
+
+def mnist_format(ink: np.ndarray) -> np.ndarray:
+    """One binary character (True = ink) rendered the way MNIST's digits were made: strokes thickened to MNIST's
+    pen, the ink's bounding box scaled (anti-aliased, aspect kept) to fit 20x20, placed in 28x28 so that its
+    centre of mass is at the centre. uint8, white ink on black."""
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    if rows.size == 0:
+        return np.zeros((28, 28), np.uint8)
+    long_side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
+    box = _thicken(ink, long_side)[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1].astype(np.float32)
+    scale = 20 / long_side
+    size = (max(1, round(box.shape[1] * scale)), max(1, round(box.shape[0] * scale)))
+    small = np.clip(np.asarray(Image.fromarray(box, mode="F").resize(size, Image.LANCZOS)), 0, 1)
+    mass = small.sum()
+    cy, cx = (np.arange(size[1]) @ small.sum(1), np.arange(size[0]) @ small.sum(0)) if mass else (0, 0)
+    top = int(np.clip(round(MNIST_CENTRE - cy / max(mass, 1e-9)), 0, 28 - size[1]))
+    left = int(np.clip(round(MNIST_CENTRE - cx / max(mass, 1e-9)), 0, 28 - size[0]))
+    out = np.zeros((28, 28), np.float32)
+    out[top: top + size[1], left: left + size[0]] = small
+    return np.round(out * 255).astype(np.uint8)
+
+
+def omniglot(root: str | Path | None = None) -> dict[str, np.ndarray]:
+    """Omniglot background (964 characters x 20 writers, handwritten, none a digit), a near-OOD test set, in two
+    renderings: "MNIST format" (`mnist_format`) and "raw" (105 -> 28 by area averaging, ink white, as drawn)."""
+    ink = ~_omniglot_paper(data_root(root))
+    raw = np.stack([np.asarray(Image.fromarray(i.astype(np.uint8) * 255).resize((28, 28), Image.BOX)) for i in ink])
+    return {"Omniglot (MNIST format)": np.stack([mnist_format(i) for i in ink]), "Omniglot (raw)": raw}
+
+
 def noise_images(kind: str, n: int = NOISE_COUNT, seed: int = SEED) -> np.ndarray:
     """Synthetic OOD images: 'gaussian' (mean 128, std 64, clipped) or 'uniform' (0-255)."""
     rng = np.random.default_rng(seed)
@@ -164,6 +223,7 @@ def ood_sets(root: str | Path | None = None) -> dict[str, Split]:
         "CIFAR-10": _cifar10_test(root),
         "KMNIST": _idx_test_images("KMNIST", root),
         "notMNIST": _idx_test_images("notMNIST", root),
+        **omniglot(root),
         "Gaussian noise": noise_images("gaussian"),
         "Uniform noise": noise_images("uniform"),
     }
@@ -198,19 +258,36 @@ def proxy_unknowns(images: np.ndarray, n: int = 2000, seed: int = SEED) -> dict[
             "pixel shuffle": pixels, "inverted": 255 - base}
 
 
-CORRUPTIONS = ("rotate 15", "rotate 30", "shift 3 px", "noise 0.2", "noise 0.4", "blur", "inverted")
+CORRUPTIONS = ("rotate 15", "rotate 30", "shift 1 px", "shift 2 px", "shift 3 px", "box-centred", "noise 0.2",
+               "noise 0.4", "blur", "inverted")
+
+
+def center_by_box(images: np.ndarray) -> np.ndarray:
+    """Each digit moved by whole pixels so that its ink's bounding box, not its centre of mass as in MNIST, is
+    centred: a 1-2 px move, the way many other digit pipelines centre."""
+    out = np.zeros_like(images)
+    for img, dst in zip(images, out):
+        rows, cols = np.flatnonzero(img.any(1)), np.flatnonzero(img.any(0))
+        dy, dx = (int(round((27 - r[0] - r[-1]) / 2)) if r.size else 0 for r in (rows, cols))
+        dst[max(dy, 0): 28 + min(dy, 0), max(dx, 0): 28 + min(dx, 0)] = \
+            img[max(-dy, 0): 28 - max(dy, 0), max(-dx, 0): 28 - max(dx, 0)]
+    return out
 
 
 def corrupt(images: np.ndarray, kind: str, seed: int = SEED) -> np.ndarray:
-    """MNIST digits under one corruption, still uint8 (N, 28, 28): rotations (degrees), a 3-pixel shift,
-    Gaussian noise (sigma in 0-1 pixel units), a Gaussian blur (sigma 1 px) or inverted contrast."""
+    """MNIST digits under one corruption, still uint8 (N, 28, 28): rotations (degrees), a shift by 1-3 pixels
+    down and right, centring by bounding box, Gaussian noise (sigma in 0-1 pixel units), a Gaussian blur (sigma
+    1 px) or inverted contrast."""
     from scipy.ndimage import gaussian_filter, rotate, shift
 
     x = images.astype(np.float64)
     if kind.startswith("rotate"):
         out = rotate(x, float(kind.split()[1]), axes=(1, 2), reshape=False, order=1)
-    elif kind == "shift 3 px":
-        out = shift(x, (0, 3, 3), order=0)
+    elif kind.startswith("shift"):
+        step = int(kind.split()[1])
+        out = shift(x, (0, step, step), order=0)
+    elif kind == "box-centred":
+        out = center_by_box(images).astype(np.float64)
     elif kind.startswith("noise"):
         out = x + np.random.default_rng(seed).normal(0, 255 * float(kind.split()[1]), x.shape)
     elif kind == "blur":

@@ -53,6 +53,12 @@ def sample(sets: dict[str, Split], counts: dict[str, int], seed: int = SEED) -> 
     return {name: rng.choice(len(sets[name]), n, replace=False) for name, n in counts.items()}
 
 
+def most_digit_like(out: Outputs, n: int) -> np.ndarray:
+    """Indices of the n accepted images (read as a digit) with the lowest unknown scores, lowest first."""
+    accepted = np.flatnonzero(out.preds != UNKNOWN)
+    return accepted[np.argsort(out.scores[accepted], kind="stable")[:n]]
+
+
 def tsne_of_codes(autoencoder: nn.Module, sets: dict[str, Split], outputs: dict[str, Outputs],
                   picks: dict[str, np.ndarray], seed: int = SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """2-D t-SNE of the autoencoder's codes of the picked images: points, the model's predictions, and

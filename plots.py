@@ -152,3 +152,46 @@ def roc_curves(known: dict[str, np.ndarray], unknown: dict[str, dict[str, np.nda
     fig.tight_layout()
     return fig
 
+
+def score_histogram(scores: dict[str, np.ndarray], threshold: float, title: str) -> plt.Figure:
+    """Density of one score per set, with the threshold line (scores of any sign, clipped at the 0.5th and
+    99.5th percentiles of all sets)."""
+    lo, hi = np.percentile(np.concatenate(list(scores.values())), [0.5, 99.5])
+    frame = pd.DataFrame([(name, v) for name, s in scores.items() for v in np.clip(s, lo, hi)], columns=["set", "score"])
+    fig, ax = plt.subplots(figsize=(8, 4))
+    sns.histplot(frame, x="score", hue="set", bins=np.linspace(lo, hi, 90), element="step", fill=False,
+                 stat="density", common_norm=False, ax=ax)
+    ax.axvline(threshold, c="red", ls="--")
+    ax.text(threshold, ax.get_ylim()[1] * 0.95, f" threshold {threshold:.2f}", color="red", fontsize=8, va="top")
+    ax.set(title=title, xlabel="score (higher = more unknown)")
+    fig.tight_layout()
+    return fig
+
+
+def labelled_grid(images: np.ndarray, titles: list[str], title: str, cols: int = 12) -> plt.Figure:
+    """Images in rows of `cols`, each with a short title."""
+    rows = -(-len(images) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 1.15), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, img, text in zip(axes.ravel(), images, titles):
+        ax.imshow(img, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(text, fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def operating_curve(known: np.ndarray, unknown: dict[str, np.ndarray], threshold: float) -> plt.Figure:
+    """Unknowns rejected vs digits falsely rejected as the threshold moves, with the fitted threshold marked."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    cuts = np.quantile(known, np.linspace(0.5, 1.0, 400))
+    for name, scores in unknown.items():
+        ax.plot(100 * np.mean(known[:, None] > cuts, 0), 100 * np.mean(scores[:, None] > cuts, 0), label=name)
+        ax.plot(100 * np.mean(known > threshold), 100 * np.mean(scores > threshold), "o", c="red")
+    ax.plot([], [], "o", c="red", label=f"fitted threshold {threshold:.2f}")
+    ax.set(xscale="symlog", xlim=(0, 50), xlabel="MNIST test digits rejected % (false alarms)",
+           ylabel="unknowns rejected %", title="Operating points of the best model")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -88,3 +88,25 @@ def test_seed_protocol_is_all_mnist_test_plus_a_fixed_1000_fashion_and_1000_cifa
     assert {k: len(v) for k, v in a.items()} == {"MNIST test": 10000, "Fashion-MNIST": 1000, "CIFAR-10": 1000}
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert len(np.unique(a["CIFAR-10"])) == 1000
+
+
+def test_mnist_format_fits_the_ink_in_20px_and_centres_its_mass():
+    ink = np.zeros((105, 105), bool)
+    ink[10:90, 30:40] = True  # a tall bar, off centre
+    ink[10:20, 30:70] = True
+    img = data.mnist_format(ink)
+    assert img.shape == (28, 28) and img.dtype == np.uint8
+    rows, cols = np.flatnonzero(img.max(1) > 25), np.flatnonzero(img.max(0) > 25)
+    assert rows[-1] - rows[0] + 1 in (20, 21) and cols[-1] - cols[0] + 1 <= 21
+    yy, xx = np.mgrid[:28, :28]
+    mass = img.astype(float).sum()
+    assert abs((img * yy).sum() / mass - data.MNIST_CENTRE) <= 0.5
+    assert abs((img * xx).sum() / mass - data.MNIST_CENTRE) <= 0.5
+
+
+def test_omniglot_comes_in_two_renderings_of_all_19280_characters():
+    sets = data.omniglot()
+    assert list(sets) == ["Omniglot (MNIST format)", "Omniglot (raw)"]
+    for name, images in sets.items():
+        assert images.shape == (19280, 28, 28) and images.dtype == np.uint8, name
+        assert images[:, 0, 0].mean() < 5 and images.max() == 255, name  # white ink on black paper

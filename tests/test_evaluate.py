@@ -148,3 +148,8 @@ def test_the_results_file_holds_rounded_numbers_only():
     text = report.RESULTS.read_text()
     assert report.rounded(json.loads(text)) == json.loads(text)
 
+
+def test_most_digit_like_lists_accepted_images_lowest_score_first():
+    preds = np.array([3, 10, 5, 7, 10])
+    out = Outputs(preds, {}, np.array([0.5, -1.0, 0.1, 0.3, -2.0]), preds)
+    assert evaluate.most_digit_like(out, 2).tolist() == [2, 3]
