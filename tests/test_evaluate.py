@@ -153,3 +153,46 @@ def test_most_digit_like_lists_accepted_images_lowest_score_first():
     preds = np.array([3, 10, 5, 7, 10])
     out = Outputs(preds, {}, np.array([0.5, -1.0, 0.1, 0.3, -2.0]), preds)
     assert evaluate.most_digit_like(out, 2).tolist() == [2, 3]
+
+
+def test_confusions_pool_every_set_into_11_class_and_binary_matrices(toy):
+    sets, outs = toy
+    cm, binary = evaluate.confusions(outs, sets)
+    assert cm.shape == (11, 11) and cm.sum() == 6 and cm[10, 10] == 1 and cm[2, 10] == 0
+    assert binary.tolist() == [[3, 1], [1, 1]]
+
+
+def test_sample_picks_fixed_distinct_indices_per_set(toy):
+    sets, _ = toy
+    a, b = evaluate.sample(sets, {"MNIST test": 3, "Noise": 2}), evaluate.sample(sets, {"MNIST test": 3, "Noise": 2})
+    assert {k: sorted(v) for k, v in a.items()} == {"MNIST test": sorted(set(a["MNIST test"])), "Noise": [0, 1]}
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_classify_and_reconstruct_run_the_networks_over_raw_images():
+    import torch
+
+    import models
+
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    classifier = models.ConvNet(width=4, hidden=8).to(models.DTYPE).eval()
+    torch.nn.init.zeros_(classifier.fc2.weight)
+    with torch.no_grad():
+        classifier.fc2.bias.copy_(torch.arange(10.0))  # every image's largest logit is digit 9
+    assert evaluate.classify(classifier, images).tolist() == [9] * 5
+    autoencoder = models.Autoencoder().to(models.DTYPE).eval()
+    assert evaluate.reconstruct(autoencoder, images).shape == (5, 28, 28)
+
+
+def test_tsne_of_codes_gives_a_point_prediction_and_source_per_picked_image(toy):
+    import models
+
+    sets, outs = toy
+    picks = {"MNIST test": np.array([0, 2, 3]), "Noise": np.array([1])}
+    autoencoder = models.Autoencoder().to(models.DTYPE).eval()
+    from unittest import mock
+
+    with mock.patch.object(evaluate, "TSNE") as tsne:  # t-SNE needs more points than a toy has
+        tsne.return_value.fit_transform.side_effect = lambda codes: codes[:, :2]
+        points, preds, is_ood = evaluate.tsne_of_codes(autoencoder, sets, outs, picks)
+    assert points.shape == (4, 2) and preds.tolist() == [1, 10, 5, 7] and is_ood.tolist() == [False] * 3 + [True]
