@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from preprocess import to_mnist_form
+from preprocess import MNIST_CENTRE, to_mnist_form
 
 UNKNOWN = 10
 SEED = 0
@@ -23,7 +23,6 @@ OOD_NAMES = ("Fashion-MNIST", "CIFAR-10", "KMNIST", "notMNIST", "Omniglot (MNIST
              "Gaussian noise", "Uniform noise")
 MNIST_PEN = 3.0  # px: MNIST's stroke width (ink area / skeleton length of binarised digits, measured)
 OMNIGLOT_PEN = 5.5  # px at 105x105: Omniglot's, measured the same way (1.6 px once scaled into 20x20)
-MNIST_CENTRE = 14.0  # where MNIST puts a digit's centre of mass, in pixel indices (measured: 14.0 +- 0.5)
 NOISE_COUNT = 2000
 SEED_PROTOCOL_COUNT = 1000  # Fashion-MNIST and CIFAR-10 images each in the seeds' combined set
 
@@ -239,23 +238,35 @@ def seed_protocol_indices(sets: dict[str, Split], seed: int = SEED) -> dict[str,
     return picks
 
 
-PROXY_NAMES = ("jigsaw", "overlay", "pixel shuffle", "inverted")
+PROXY_NAMES = ("jigsaw", "overlay", "pixel shuffle", "inverted", "chimera", "mirrored", "quarter turn")
+MIRRORED = (3, 4, 6, 7, 9)  # digits whose mirror image is no digit (0, 1, 8 stay themselves; 2 and 5 swap looks)
+TURNED = (1, 2, 3, 4, 5, 6, 7, 9)  # digits that a quarter turn makes into no digit (0 and 8 stay round)
 
 
-def proxy_unknowns(images: np.ndarray, n: int = 2000, seed: int = SEED) -> dict[str, np.ndarray]:
-    """Non-digits made from MNIST images alone, to choose a detector without looking at any OOD set.
+def proxy_unknowns(digits: Split, n: int = 2000, seed: int = SEED) -> dict[str, np.ndarray]:
+    """Non-digits made from MNIST digits alone, to choose a detector without looking at any OOD set.
 
-    jigsaw: the 7x7 tiles of a digit shuffled; overlay: two digits superimposed (pixel maximum);
-    pixel shuffle: a digit's pixels permuted; inverted: white background, black stroke.
+    Far from the digits: jigsaw (the 7x7 tiles of a digit shuffled), overlay (two digits superimposed, pixel
+    maximum), pixel shuffle (a digit's pixels permuted), inverted (white background, black stroke). Near them,
+    in MNIST's own pen and format, as unknown handwriting is: chimera (the top half of one digit over the bottom
+    half of a digit of another class), mirrored (digits of MIRRORED flipped left-right), quarter turn (digits
+    of TURNED turned 90 degrees either way).
     """
     rng = np.random.default_rng(seed)
-    base = images[rng.choice(len(images), n, replace=False)]
+    pick = rng.choice(len(digits), n, replace=False)
+    base, labels = digits.images[pick], digits.labels[pick]
     tiles = base.reshape(n, 4, 7, 4, 7).transpose(0, 1, 3, 2, 4).reshape(n, 16, 7, 7)
     tiles = np.take_along_axis(tiles, rng.permuted(np.tile(np.arange(16), (n, 1)), axis=1)[:, :, None, None], 1)
     jigsaw = tiles.reshape(n, 4, 4, 7, 7).transpose(0, 1, 3, 2, 4).reshape(n, 28, 28)
     pixels = rng.permuted(base.reshape(n, -1), axis=1).reshape(n, 28, 28)
+    other = rng.permutation(n)
+    chimera = np.concatenate([base[:, :14], base[other, 14:]], axis=1)[labels != labels[other]]
+    turnable = base[np.isin(labels, TURNED)]
+    turns = np.where(rng.integers(0, 2, len(turnable))[:, None, None] == 1,
+                     np.rot90(turnable, 1, axes=(1, 2)), np.rot90(turnable, 3, axes=(1, 2)))
     return {"jigsaw": jigsaw, "overlay": np.maximum(base, np.roll(base, 1, axis=0)),
-            "pixel shuffle": pixels, "inverted": 255 - base}
+            "pixel shuffle": pixels, "inverted": 255 - base, "chimera": chimera,
+            "mirrored": base[np.isin(labels, MIRRORED), :, ::-1].copy(), "quarter turn": turns}
 
 
 CORRUPTIONS = ("rotate 15", "rotate 30", "shift 1 px", "shift 2 px", "shift 3 px", "box-centred", "noise 0.2",

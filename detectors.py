@@ -19,7 +19,7 @@ from torch import nn
 
 import helpers
 import metrics
-from data import proxy_unknowns
+from data import Split, proxy_unknowns
 from models import Autoencoder, ConvNet
 from preprocess import batched
 
@@ -170,27 +170,27 @@ def with_combinations(raw: dict[str, np.ndarray], stats: dict[str, tuple[float, 
     return raw | {combo_name(parts): z_sum(raw, stats, parts) for parts in COMBINATIONS}
 
 
-def every_score(detector: CombinedDetector, sets: dict[str, np.ndarray], reference: str = "MNIST validation"
-                ) -> tuple[dict[str, tuple[float, float]], dict[str, dict[str, np.ndarray]]]:
-    """Every score of `detector` and every combination on each set, the combinations z-normalised with the
-    statistics of the `reference` set (the MNIST validation split); returns those statistics and the scores."""
-    raw = {name: batched(detector.raw_scores, images) for name, images in sets.items()}
+def every_score(detector: CombinedDetector, sets: dict[str, np.ndarray], reference: str = "MNIST validation",
+                centre: bool = False) -> tuple[dict[str, tuple[float, float]], dict[str, dict[str, np.ndarray]]]:
+    """Every score of `detector` and every combination on each set (each image first moved to MNIST's centre of
+    mass when `centre`), the combinations z-normalised with the statistics of the `reference` set (the MNIST
+    validation split); returns those statistics and the scores."""
+    raw = {name: batched(detector.raw_scores, images, centre=centre) for name, images in sets.items()}
     stats = fit_stats(raw[reference])
     return stats, {name: with_combinations(r, stats) for name, r in raw.items()}
 
 
 def select(classifier: ConvNet, reconstruction: ReconstructionDetector, scorer: FeatureScorer,
-           val_images: np.ndarray, candidates: tuple[str, ...] = SINGLE
-           ) -> tuple[CombinedDetector, pd.DataFrame, np.ndarray]:
+           val: Split, centre: bool = False) -> tuple[CombinedDetector, pd.DataFrame, np.ndarray]:
     """The detector (single or combination) with the best mean AUROC on MNIST-made proxy unknowns
-    (ties: lower FPR95), z-normalised on the MNIST validation split, with its validation scores.
-    No OOD set is looked at."""
-    every = CombinedDetector(classifier, reconstruction, scorer, candidates)
-    stats, scores = every_score(every, {"MNIST validation": val_images, **proxy_unknowns(val_images)})
+    (ties: lower FPR95), z-normalised on the MNIST validation split, with its validation scores; images go
+    through the model's input pipeline (`centre`: moved to MNIST's centre of mass). No OOD set is looked at."""
+    every = CombinedDetector(classifier, reconstruction, scorer, SINGLE)
+    stats, scores = every_score(every, {"MNIST validation": val.images, **proxy_unknowns(val)}, centre=centre)
     val_scores = scores.pop("MNIST validation")
     table = metrics.benchmark(val_scores, scores)
     ranked = table.sort_values([("mean", "AUROC"), ("mean", "FPR95")], ascending=[False, True])
-    components = {combo_name(parts): parts for parts in COMBINATIONS} | {s: (s,) for s in candidates}
+    components = {combo_name(parts): parts for parts in COMBINATIONS} | {s: (s,) for s in SINGLE}
     chosen = components[ranked.index[0]]
     detector = CombinedDetector(classifier, reconstruction, scorer, chosen, {c: stats[c] for c in chosen})
     return detector, table, detector.combine(val_scores)

@@ -45,11 +45,13 @@ class Outputs:
 class OSRModel:
     """A digit classifier plus an unknown detector, with the contract predict == 10 exactly where score > threshold."""
 
-    def __init__(self, name: str, classifier: ConvNet | DeepCNN, detector: Detector, threshold: float = 1.0):
+    def __init__(self, name: str, classifier: ConvNet | DeepCNN, detector: Detector, threshold: float = 1.0,
+                 centre: bool = False):
         self.name = name
         self.classifier = classifier.eval()
         self.detector = detector
         self.threshold = float(threshold)
+        self.centre = centre  # move each image to MNIST's centre of mass first (preprocess.centre_by_mass)
 
     def outputs(self, images, desc: str | None = None) -> Outputs:
         """Everything in one pass over the images (a progress bar when desc is given)."""
@@ -57,7 +59,7 @@ class OSRModel:
             features = self.classifier.features(x)  # computed once, for the digit and for feature detectors
             return {"digit": self.classifier.head(features).argmax(1).numpy(), **self.detector.raw_scores(x, features)}
 
-        raw = batched(step, images, desc)
+        raw = batched(step, images, desc, self.centre)
         digits = raw.pop("digit")
         scores = self.detector.combine(raw)
         return Outputs(digits, raw, scores, helpers.osr_decision(digits, scores, self.threshold))
@@ -89,4 +91,4 @@ def load_osr_model(weights_dir: str | Path = "weights", system: str = "best") ->
     scorer = load_network(FeatureScorer(), weights_dir, spec["scorer"], manifest)
     detector = CombinedDetector(classifier, reconstruction, scorer, tuple(spec["components"]),
                                 {k: tuple(v) for k, v in spec["stats"].items()})
-    return OSRModel(system, classifier, detector, spec["threshold"])
+    return OSRModel(system, classifier, detector, spec["threshold"], spec["centre_by_mass"])

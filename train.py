@@ -23,12 +23,13 @@ import detectors
 import helpers
 from data import SEED, Split, mnist_splits
 from detectors import FeatureScorer, MSEDetector, ReconstructionDetector
-from models import Autoencoder, ConvNet, SystemB, sha256
+from models import Autoencoder, ConvNet, SystemB, load_network, read_manifest, sha256
 from preprocess import DTYPE, batched, normalize
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 EPOCHS = {"classifier": 10, "autoencoder": 15, "B": 6}
 B_THRESHOLD_FROM = "validation"  # or "train", the seed's rule; see fit_system_b
+CENTRE = True  # the best system moves each image to MNIST's centre of mass (A and B read it as the seeds did)
 Z = 3.0
 
 
@@ -175,15 +176,17 @@ def fit_reconstruction_thresholds(autoencoder: Autoencoder, val: Split, z: float
 
 
 def fit_best_system(classifier: ConvNet, reconstruction: ReconstructionDetector, splits: dict[str, Split],
-                    weights_dir: Path, z: float = Z) -> tuple[dict, dict]:
-    """Fit the feature detectors on MNIST train, select the detector, threshold it at mean + z*std on validation."""
-    features = batched(lambda x: {"f": classifier.features(x).numpy()}, splits["train"].images)["f"]
+                    weights_dir: Path, z: float = Z, centre: bool = CENTRE) -> tuple[dict, dict]:
+    """Fit the feature detectors on MNIST train, select the detector, threshold it at mean + z*std on validation;
+    every image moved to MNIST's centre of mass first when `centre`, as the best system reads its input."""
+    features = batched(lambda x: {"f": classifier.features(x).numpy()}, splits["train"].images, centre=centre)["f"]
     scorer = FeatureScorer().fit(torch.as_tensor(features), torch.as_tensor(splits["train"].labels))
     torch.save(scorer.state_dict(), weights_dir / "feature_scorer.pth")
     scorer.to(DTYPE)
-    detector, table, val_scores = detectors.select(classifier, reconstruction, scorer, splits["val"].images)
+    detector, table, val_scores = detectors.select(classifier, reconstruction, scorer, splits["val"], centre)
     threshold = helpers.fit_threshold(val_scores, z)
-    spec = {"components": list(detector.components), "stats": detector.stats, "threshold": threshold, "z": z,
+    spec = {"centre_by_mass": centre, "components": list(detector.components), "stats": detector.stats,
+            "threshold": threshold, "z": z,
             "selection": {det: {"mean proxy AUROC": float(table.loc[det, ("mean", "AUROC")]),
                                 "mean proxy FPR95": float(table.loc[det, ("mean", "FPR95")])} for det in table.index}}
     entry = {"sha256": sha256(weights_dir / "feature_scorer.pth"), "fitted_on": "MNIST train features"}
@@ -213,6 +216,23 @@ def fit_system_b(splits: dict[str, Split], epochs: int, weights_dir: Path, z: fl
     return spec, files, history
 
 
+NETS_A = {"classifier": "classifier.pth", "autoencoder": "autoencoder_a.pth"}  # the best system shares A's
+
+
+def refit(weights_dir: Path = WEIGHTS) -> dict:
+    """Refit the best system (feature detectors, selection, threshold) on the networks in weights_dir, without
+    retraining them; rewrites feature_scorer.pth and the best system's entry of the manifest."""
+    manifest = read_manifest(weights_dir)
+    classifier = load_network(ConvNet(), weights_dir, NETS_A["classifier"], manifest)
+    autoencoder = load_network(Autoencoder(), weights_dir, NETS_A["autoencoder"], manifest)
+    reconstruction = ReconstructionDetector(autoencoder, manifest["systems"]["A"]["thresholds"])
+    best, manifest["files"]["feature_scorer.pth"] = fit_best_system(classifier, reconstruction, mnist_splits(),
+                                                                    weights_dir)
+    manifest["systems"]["best"] = {**NETS_A, "scorer": "feature_scorer.pth", **best}
+    (weights_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
 def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS, device: str = "cpu") -> dict:
     """Train every network, fit thresholds and detectors, rewrite weights_dir (state_dicts, history, manifest)."""
     weights_dir.mkdir(parents=True, exist_ok=True)
@@ -226,7 +246,6 @@ def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS, device: s
              "autoencoder_a.pth": save_network(autoencoder, "autoencoder_a.pth", h_ae, weights_dir)}
     classifier, autoencoder = classifier.to(DTYPE), autoencoder.to(DTYPE)
     thresholds_a = fit_reconstruction_thresholds(autoencoder, splits["val"])
-    nets = {"classifier": "classifier.pth", "autoencoder": "autoencoder_a.pth"}
     best, files["feature_scorer.pth"] = fit_best_system(
         classifier, ReconstructionDetector(autoencoder, thresholds_a), splits, weights_dir)
     spec_b, files_b, h_b = fit_system_b(splits, epochs["B"], weights_dir, device=device)
@@ -234,8 +253,8 @@ def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS, device: s
     manifest = {
         "seed": SEED,
         "files": files,
-        "systems": {"A": {**nets, "thresholds": thresholds_a},
-                    "best": {**nets, "scorer": "feature_scorer.pth", **best},
+        "systems": {"A": {**NETS_A, "thresholds": thresholds_a},
+                    "best": {**NETS_A, "scorer": "feature_scorer.pth", **best},
                     "B": spec_b},
         "history": "history.json",
         # B's two networks share one run: count it once
@@ -252,7 +271,10 @@ if __name__ == "__main__":
     parser.add_argument("--weights", type=Path, default=WEIGHTS, help="output folder (default: weights/)")
     parser.add_argument("--device", default="cpu",
                         help="where to train: cpu (default, the committed run) or cuda (e.g. on Colab)")
+    parser.add_argument("--refit", action="store_true",
+                        help="keep the trained networks; refit only the best system's detector and threshold")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: no CUDA GPU is available here")
-    print(json.dumps(main(args.weights, device=args.device), indent=2))
+    manifest = refit(args.weights) if args.refit else main(args.weights, device=args.device)
+    print(json.dumps(manifest, indent=2))

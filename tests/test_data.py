@@ -100,8 +100,8 @@ def test_mnist_format_fits_the_ink_in_20px_and_centres_its_mass():
     assert rows[-1] - rows[0] + 1 in (20, 21) and cols[-1] - cols[0] + 1 <= 21
     yy, xx = np.mgrid[:28, :28]
     mass = img.astype(float).sum()
-    assert abs((img * yy).sum() / mass - data.MNIST_CENTRE) <= 0.5
-    assert abs((img * xx).sum() / mass - data.MNIST_CENTRE) <= 0.5
+    assert abs((img * yy).sum() / mass - preprocess.MNIST_CENTRE) <= 0.5
+    assert abs((img * xx).sum() / mass - preprocess.MNIST_CENTRE) <= 0.5
 
 
 def test_omniglot_comes_in_two_renderings_of_all_19280_characters():

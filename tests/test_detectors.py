@@ -70,7 +70,8 @@ def test_combinations_add_z_scores_fitted_on_in_distribution():
 
 
 def test_proxy_unknowns_are_made_from_the_digits_alone_and_fixed_by_the_seed():
-    digits = np.random.default_rng(1).integers(0, 256, (50, 28, 28), dtype=np.uint8)
+    rng = np.random.default_rng(1)
+    digits = data.Split(rng.integers(0, 256, (50, 28, 28), dtype=np.uint8), np.arange(50) % 10)
     a, b = data.proxy_unknowns(digits, n=8), data.proxy_unknowns(digits, n=8)
     assert list(a) == list(data.PROXY_NAMES) and all(np.array_equal(a[k], b[k]) for k in a)
     # jigsaw and pixel shuffle only move pixels; inversion is exact
@@ -78,3 +79,19 @@ def test_proxy_unknowns_are_made_from_the_digits_alone_and_fixed_by_the_seed():
     for name in ("jigsaw", "pixel shuffle"):
         assert np.array_equal(np.sort(a[name].reshape(8, -1)), np.sort(base.reshape(8, -1))), name
     assert not np.array_equal(a["jigsaw"], base)
+
+
+def test_near_proxies_are_digits_rebuilt_into_non_digits():
+    images = np.random.default_rng(2).integers(0, 256, (40, 28, 28), dtype=np.uint8)
+    digits = data.Split(images, np.arange(40) % 10)
+    proxies = data.proxy_unknowns(digits, n=40)
+    rows = {im.tobytes(): i for i, im in enumerate(images)}
+    halves = {h.tobytes(): i for i, im in enumerate(images) for h in (im[:14], im[14:])}
+    for chimera in proxies["chimera"]:  # two halves of digits of different classes
+        top, bottom = halves[chimera[:14].tobytes()], halves[chimera[14:].tobytes()]
+        assert digits.labels[top] != digits.labels[bottom]
+    mirrored = [rows[m[:, ::-1].tobytes()] for m in proxies["mirrored"]]
+    assert sorted(digits.labels[mirrored]) == sorted(l for l in digits.labels if l in data.MIRRORED)
+    turned = [rows.get(np.rot90(t, k).tobytes()) for t in proxies["quarter turn"] for k in (1, 3)]
+    assert sorted(digits.labels[[i for i in turned if i is not None]]) == \
+        sorted(l for l in digits.labels if l in data.TURNED)

@@ -81,3 +81,25 @@ def test_center_by_box_centres_the_ink_box_by_whole_pixels():
     rows, cols = np.flatnonzero(out.any(1)), np.flatnonzero(out.any(0))
     assert (rows[0] + rows[-1]) / 2 == 13.5 and abs((cols[0] + cols[-1]) / 2 - 13.5) <= 0.5
     assert out.sum() == img.sum()
+
+
+def test_centre_by_mass_moves_ink_by_whole_pixels_to_mnists_centre_of_mass():
+    img = np.zeros((3, 28, 28), np.uint8)
+    img[0, 2:9, 3:6] = 200  # off centre (mass at row 5, column 4): moved, every value kept
+    img[1] = data.corrupt(img[:1], "shift 2 px")[0]  # the same ink elsewhere lands on the same place
+    out = preprocess.centre_by_mass(preprocess.normalize(img, torch.float64))  # img[2] is blank: it stays
+    assert torch.equal(out[0], out[1])
+    unit = out[0, 0] * preprocess.MNIST_STD + preprocess.MNIST_MEAN
+    ys, xs = torch.meshgrid(torch.arange(28.0, dtype=torch.float64), torch.arange(28.0, dtype=torch.float64),
+                            indexing="ij")
+    assert abs(float((unit * ys).sum() / unit.sum()) - preprocess.MNIST_CENTRE) <= 0.5
+    assert abs(float((unit * xs).sum() / unit.sum()) - preprocess.MNIST_CENTRE) <= 0.5
+    assert torch.equal(torch.sort(out[0].flatten()).values, torch.sort(preprocess.normalize(img[:1],
+                                                                      torch.float64).flatten()).values)
+    assert torch.equal(out[2], preprocess.normalize(img[2:], torch.float64)[0])
+
+
+def test_centre_by_mass_leaves_mnist_test_digits_where_they_are():
+    test = data.mnist_splits()["test"].images
+    x = preprocess.normalize(test, torch.float64)
+    assert torch.equal(preprocess.centre_by_mass(x), x)

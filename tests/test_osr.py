@@ -97,6 +97,20 @@ def test_the_default_system_is_the_best_model_with_its_fitted_threshold():
     assert model.detector.components == tuple(spec["components"])
 
 
+def test_the_best_model_reads_a_digit_the_same_wherever_it_sits():
+    from data import corrupt
+
+    model = osr.load_osr_model(WEIGHTS)
+    digits = mnist_test_images()[:32]
+    reference = model.score(digits)
+    for kind in ("shift 1 px", "shift 3 px", "box-centred"):
+        moved = corrupt(digits, kind)
+        whole = moved.sum((1, 2), dtype=np.int64) == digits.sum((1, 2), dtype=np.int64)  # no ink pushed out
+        assert whole.mean() > 0.5, kind
+        np.testing.assert_array_equal(model.predict(moved)[whole], model.predict(digits)[whole], err_msg=kind)
+        np.testing.assert_allclose(model.score(moved)[whole], reference[whole], rtol=1e-12, err_msg=kind)
+
+
 def test_system_b_threshold_is_mean_plus_3_std_of_validation_mse():
     from data import mnist_splits
     from helpers import fit_threshold

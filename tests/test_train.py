@@ -1,4 +1,7 @@
-"""Training on a few batches: the loop learns, keeps its history and its best epoch."""
+"""Training on a few batches: the loop learns, keeps its history and its best epoch; refitting the best model
+on the committed networks reproduces its fit."""
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -82,3 +85,13 @@ def test_half_batch_augmentation_changes_only_the_first_half():
     out = train.half_batch_augment(x, torch.Generator().manual_seed(0))
     assert torch.equal(out[3:], x[3:])
     assert all(not torch.allclose(out[i], x[i], atol=1e-3) for i in range(3))
+
+
+def test_refit_on_the_committed_networks_reproduces_the_best_models_fit(tmp_path):
+    weights = shutil.copytree(train.WEIGHTS, tmp_path / "weights")
+    committed = models.read_manifest(train.WEIGHTS)["systems"]["best"]
+    refitted = train.refit(weights)["systems"]["best"]
+    assert refitted["components"] == committed["components"] and refitted["centre_by_mass"] is True
+    assert refitted["threshold"] == pytest.approx(committed["threshold"], rel=1e-9)
+    for name, (mean, std) in committed["stats"].items():
+        assert refitted["stats"][name] == pytest.approx([mean, std], rel=1e-9), name
