@@ -2,8 +2,10 @@
 
 The seeds' reconstruction scores (A: L2 norm and Otsu diff; B: per-image MSE) are the project's own; the
 standard post-hoc scores come from pytorch-ood: logit scores (maximum softmax probability, maximum logit,
-energy, GEN) and feature-space scores on the classifier's penultimate layer (Mahalanobis distance to the
-nearest class mean with a shared covariance, k-th nearest-neighbour distance on L2-normalised features).
+energy, GEN), the energy of logits from edited penultimate activations (ReAct: clipped at their 90th training
+percentile; ASH-S: all but the largest 35% per image zeroed, the rest sharpened) and feature-space scores on
+the classifier's penultimate layer (Mahalanobis distance to the nearest class mean with a shared covariance,
+its relative form RMD, k-th nearest-neighbour distance on L2-normalised features).
 Sums of z-normalised scores combine them. Everything is fitted on MNIST only: means, covariance and the
 neighbour bank on MNIST train, z statistics on the MNIST validation split.
 """
@@ -14,7 +16,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 import torch
-from pytorch_ood.detector import GEN, KNN, EnergyBased, Mahalanobis, MaxLogit, MaxSoftmax
+from pytorch_ood.detector import ASH, GEN, KNN, RMD, EnergyBased, Mahalanobis, MaxLogit, MaxSoftmax, ReAct
 from torch import nn
 
 import helpers
@@ -26,7 +28,9 @@ from preprocess import batched
 K_NEIGHBOURS = 10
 BANK_SIZE = 5000  # training features kept for kNN: enough for the 10th neighbour, small enough to commit
 SINGLE = ("L2 norm", "Otsu diff", "seed rule (A)", "MSP", "max logit", "energy", "Mahalanobis", "kNN")
-BENCHMARKED = SINGLE + ("GEN",)  # GEN came with pytorch-ood, after the committed selection: benchmarked only
+# came with pytorch-ood, after the committed selection: benchmarked, not candidates
+BENCHMARKED = SINGLE + ("GEN", "ReAct", "ASH", "RMD")
+REACT_PERCENTILE = 90.0  # ReAct's clipping point: this percentile of the training activations (the paper's)
 RECONSTRUCTION = ("L2 norm", "Otsu diff", "seed rule (A)")
 COMBINATIONS = (("kNN", "L2 norm"), ("energy", "L2 norm"), ("Mahalanobis", "L2 norm"), ("kNN", "seed rule (A)"))
 
@@ -89,26 +93,38 @@ class FeatureScorer(nn.Module):
         self.register_buffer("means", torch.zeros(classes, dim))
         self.register_buffer("precision", torch.eye(dim))
         self.register_buffer("bank", torch.zeros(bank, dim))
+        self.register_buffer("background_mean", torch.zeros(dim))
+        self.register_buffer("background_precision", torch.eye(dim))
+        self.register_buffer("react_clip", torch.tensor(float("inf")))
 
     @torch.no_grad()
     def fit(self, features: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> "FeatureScorer":
-        """Class means and shared covariance (Mahalanobis), a seeded bank of normalised features (kNN)."""
+        """Class means and shared covariance (Mahalanobis), the class-agnostic mean and covariance (RMD's
+        background), a seeded bank of normalised features (kNN), ReAct's clipping point. Fitted here in float64,
+        as pytorch-ood's own fits compute in float32; covariances divided by N (the library's are not: the same
+        scores up to a constant factor, the same ranking)."""
         features = features.double()
         means = torch.stack([features[labels == c].mean(0) for c in range(len(self.means))])
         centred = features - means[labels]
-        cov = centred.T @ centred / len(features)
         self.means.copy_(means)
-        self.precision.copy_(torch.linalg.pinv(cov, hermitian=True))
+        self.precision.copy_(torch.linalg.pinv(centred.T @ centred / len(features), hermitian=True))
+        background = features - features.mean(0)
+        self.background_mean.copy_(features.mean(0))
+        self.background_precision.copy_(torch.linalg.pinv(background.T @ background / len(features), hermitian=True))
         pick = torch.randperm(len(features), generator=torch.Generator().manual_seed(seed))[: len(self.bank)]
         self.bank.copy_(nn.functional.normalize(features[pick], dim=1))
+        self.react_clip.fill_(float(np.percentile(features.numpy(), REACT_PERCENTILE)))
         return self
 
-    def library_detectors(self, k: int = K_NEIGHBOURS) -> tuple[Mahalanobis, KNN]:
-        """pytorch-ood's Mahalanobis and kNN detectors with this fitted state (its scores: half the squared
-        distance to the nearest class mean; the distance to the k-th nearest normalised bank feature)."""
-        maha = Mahalanobis(None)
+    def library_detectors(self, k: int = K_NEIGHBOURS) -> tuple[Mahalanobis, KNN, RMD]:
+        """pytorch-ood's Mahalanobis, kNN and RMD detectors with this fitted state (their scores: half the
+        squared distance to the nearest class mean; the distance to the k-th nearest normalised bank feature;
+        the smallest class distance minus the distance to the background Gaussian)."""
+        maha, rmd = Mahalanobis(None), RMD(None)
         maha.mu, maha.precision = self.means, self.precision
-        return maha, KNN(None, k=k).fit_features(self.bank, torch.zeros(len(self.bank), dtype=torch.long))
+        rmd.mu, rmd.precision = self.means, self.precision
+        rmd.background_mu, rmd.background_precision = self.background_mean, self.background_precision
+        return maha, KNN(None, k=k).fit_features(self.bank, torch.zeros(len(self.bank), dtype=torch.long)), rmd
 
 
 def logit_scores(logits: torch.Tensor) -> dict[str, np.ndarray]:
@@ -131,7 +147,10 @@ class CombinedDetector:
         self.scorer = scorer.eval()
         self.components = tuple(components)
         self.stats = stats or {}
-        self.mahalanobis, self.knn = scorer.library_detectors()
+        self.mahalanobis, self.knn, self.rmd = scorer.library_detectors()
+        # ReAct and ASH score the energy of the head's logits from edited activations (ASH wants 4-d maps)
+        self.react = ReAct(None, classifier.head, threshold=float(scorer.react_clip))
+        self.ash = ASH(None, lambda maps: classifier.head(maps.flatten(1)), variant="ash-s")
         self.autoencoder = reconstruction.autoencoder  # as A's and B's detectors have one
 
     @torch.no_grad()
@@ -144,6 +163,12 @@ class CombinedDetector:
             out["Mahalanobis"] = self.mahalanobis.predict_features(feats).numpy()
         if "kNN" in need:
             out["kNN"] = self.knn.predict_features(feats).numpy()
+        if "RMD" in need:
+            out["RMD"] = self.rmd.predict_features(feats).numpy()
+        if "ReAct" in need:
+            out["ReAct"] = self.react.predict_feature_maps(feats).numpy()
+        if "ASH" in need:
+            out["ASH"] = self.ash.predict_feature_maps(feats[:, :, None, None]).numpy()
         if need & set(RECONSTRUCTION):
             recon = self.reconstruction.raw_scores(x, otsu=bool(need & {"Otsu diff", "seed rule (A)"}))
             out["L2 norm"] = recon["l2"]

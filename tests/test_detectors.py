@@ -17,14 +17,14 @@ def scorer():
 
 
 def test_mahalanobis_is_higher_far_from_every_class_mean(scorer):
-    maha, _ = scorer.library_detectors()
+    maha, _, _ = scorer.library_detectors()
     near, far = torch.tensor([[10.0, 0, 0, 0]]), torch.tensor([[-10.0, -10, 5, 5]])
     assert maha.predict_features(far).item() > 10 * maha.predict_features(near).item()
 
 
 def test_library_mahalanobis_is_half_the_squared_distance_to_the_nearest_class_mean(scorer):
     """pytorch-ood's score is the previous hand-written one (min squared distance) halved: same ranking."""
-    maha, _ = scorer.library_detectors()
+    maha, _, _ = scorer.library_detectors()
     z = torch.randn(20, 4, generator=torch.Generator().manual_seed(1)) * 5
     diff = z[:, None, :] - scorer.means[None]
     squared = torch.einsum("ncd,de,nce->nc", diff, scorer.precision, diff).min(1).values
@@ -32,13 +32,13 @@ def test_library_mahalanobis_is_half_the_squared_distance_to_the_nearest_class_m
 
 
 def test_knn_distance_is_higher_for_a_direction_no_training_feature_has(scorer):
-    _, knn = scorer.library_detectors(k=3)
+    _, knn, _ = scorer.library_detectors(k=3)
     near, far = torch.tensor([[0.0, 9.0, 0.5, 0]]), torch.tensor([[-1.0, -1, -1, -1]])
     assert knn.predict_features(far).item() > knn.predict_features(near).item()
 
 
 def test_library_knn_is_the_distance_to_the_kth_nearest_normalised_bank_feature(scorer):
-    _, knn = scorer.library_detectors(k=3)
+    _, knn, _ = scorer.library_detectors(k=3)
     z = torch.randn(20, 4, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     dist = torch.cdist(torch.nn.functional.normalize(z, dim=1), scorer.bank.double())
     torch.testing.assert_close(knn.predict_features(z), dist.topk(3, dim=1, largest=False).values[:, -1])
@@ -95,3 +95,64 @@ def test_near_proxies_are_digits_rebuilt_into_non_digits():
     turned = [rows.get(np.rot90(t, k).tobytes()) for t in proxies["quarter turn"] for k in (1, 3)]
     assert sorted(digits.labels[[i for i in turned if i is not None]]) == \
         sorted(l for l in digits.labels if l in data.TURNED)
+
+
+class ToyClassifier(torch.nn.Module):
+    """Features are the input itself; the head a fixed linear map to 4 logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = torch.nn.Linear(4, 4).double()
+        with torch.no_grad():
+            self.head.weight.copy_(torch.eye(4, dtype=torch.float64))
+            self.head.bias.zero_()
+
+    def features(self, x):
+        return x
+
+
+@pytest.fixture
+def toy_detector(scorer):
+    scorer = scorer.double()
+    reconstruction = detectors.ReconstructionDetector(torch.nn.Identity(), {})
+    return detectors.CombinedDetector(ToyClassifier(), reconstruction, scorer, ("RMD", "ReAct", "ASH"))
+
+
+def test_library_rmd_is_the_nearest_class_distance_minus_the_background_distance(scorer, toy_detector):
+    z = torch.randn(20, 4, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * 5
+    s = scorer.double()
+
+    def squared(points, mean, precision):
+        d = points - mean
+        return torch.einsum("...d,de,...e->...", d, precision, d)
+
+    expected = (squared(z[:, None], s.means[None], s.precision).min(1).values
+                - squared(z, s.background_mean, s.background_precision))
+    np.testing.assert_allclose(toy_detector.raw_scores(z, z)["RMD"], expected.numpy(), rtol=1e-9)
+
+
+def test_react_and_ash_are_the_energy_of_edited_activations(scorer, toy_detector):
+    z = torch.rand(20, 4, generator=torch.Generator().manual_seed(5), dtype=torch.float64) * 20
+    raw = toy_detector.raw_scores(z, z)
+    clipped = z.clamp(max=float(scorer.react_clip))
+    np.testing.assert_allclose(raw["ReAct"], -torch.logsumexp(clipped, 1).numpy(), rtol=1e-12)
+    # ASH-S on 4 activations keeps the largest round(4 * 0.35) = 1, scaled by exp(sum before / sum after)
+    top = z.max(1).values
+    kept = torch.where(z == top[:, None], z, 0.0) * torch.exp(z.sum(1) / top)[:, None]
+    np.testing.assert_allclose(raw["ASH"], -torch.logsumexp(kept, 1).numpy(), rtol=1e-12)
+
+
+def test_react_clip_is_the_90th_percentile_of_training_activations(scorer):
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.arange(4).repeat(50)
+    features = torch.eye(4)[labels] * 10 + torch.randn(200, 4, generator=gen)
+    assert float(scorer.react_clip) == pytest.approx(float(np.percentile(features.double().numpy(), 90)))
+
+
+def test_new_library_scores_are_higher_for_an_unfamiliar_feature(scorer, toy_detector):
+    # weak, flat activations: what these scores expect of an unknown (ASH-S would rank flat but strong ones
+    # as familiar, its sharpening rewards a large sum)
+    familiar, odd = torch.tensor([[10.0, 0, 0, 0]]), torch.tensor([[0.1, 0.1, 0.1, 0.1]])
+    both = torch.cat([familiar, odd]).double()
+    for name, s in toy_detector.raw_scores(both, both).items():
+        assert s[1] > s[0], name
