@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import TypedDict, get_args, get_origin, get_type_hints, is_typeddict
 
 import torch
 import torch.nn.functional as F
@@ -129,11 +130,82 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def read_manifest(weights_dir: str | Path) -> dict:
+class _Checksum(TypedDict):
+    sha256: str
+
+
+class FileEntry(_Checksum, total=False):
+    """One weights file: its checksum (required), and for a trained network how its training went."""
+    epochs: int
+    best_epoch: int
+    train_seconds: float
+    validation: dict[str, float]  # val_loss, and val_acc for a classifier, at the kept epoch
+    fitted_on: str  # for fitted (not trained) state, such as the feature scorer
+
+
+class SpecA(TypedDict):
+    """System A: its networks' files and the card's two thresholds (mean + z std on validation)."""
+    classifier: str
+    autoencoder: str
+    thresholds: dict[str, float]  # l2, otsu, z
+
+
+class SpecBest(TypedDict):
+    """The best model: A's networks, the feature scorer, the selected detector and its threshold."""
+    classifier: str
+    autoencoder: str
+    scorer: str
+    centre_by_mass: bool
+    components: list[str]
+    stats: dict[str, list[float]]  # (mean, std) on validation of each component, for the z-sum
+    threshold: float
+    z: float
+    selection: dict[str, dict[str, float]]  # every candidate's mean proxy AUROC and FPR95
+
+
+class SpecB(TypedDict):
+    """System B: its networks' files, both thresholds and the one used."""
+    classifier: str
+    autoencoder: str
+    thresholds: dict[str, float]  # train, validation, z
+    threshold_from: str
+    threshold: float
+
+
+Systems = TypedDict("Systems", {"A": SpecA, "best": SpecBest, "B": SpecB})
+
+
+class Manifest(TypedDict):
+    """weights/manifest.json, as train.py writes it."""
+    seed: int
+    files: dict[str, FileEntry]
+    systems: Systems
+    history: str  # the file holding the per-epoch history
+    train_seconds: float
+
+
+def _missing_keys(data: dict, layout: type, where: str = "") -> list[str]:
+    """The keys `layout` (a TypedDict) requires that `data` lacks, nested TypedDicts included."""
+    hints = get_type_hints(layout)
+    missing = [where + key for key in sorted(layout.__required_keys__) if key not in data]
+    for key, hint in hints.items():
+        if key in data and is_typeddict(hint):
+            missing += _missing_keys(data[key], hint, f"{where}{key}.")
+        elif key in data and get_origin(hint) is dict and is_typeddict(get_args(hint)[1]):
+            for name, value in data[key].items():
+                missing += _missing_keys(value, get_args(hint)[1], f"{where}{key}.{name}.")
+    return missing
+
+
+def read_manifest(weights_dir: str | Path) -> Manifest:
+    """The manifest, checked against its layout: a file written by an older train.py names what it lacks."""
     path = Path(weights_dir) / "manifest.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: {RETRAIN_HINT}")
-    return json.loads(path.read_text())
+    manifest = json.loads(path.read_text())
+    if missing := _missing_keys(manifest, Manifest):
+        raise ValueError(f"{path} lacks {', '.join(missing)} (written by an older train.py?): {RETRAIN_HINT}")
+    return manifest
 
 
 def read_history(weights_dir: str | Path) -> dict:
@@ -141,7 +213,8 @@ def read_history(weights_dir: str | Path) -> dict:
     return json.loads((Path(weights_dir) / read_manifest(weights_dir)["history"]).read_text())
 
 
-def load_network(net: nn.Module, weights_dir: str | Path, fname: str, manifest: dict | None = None) -> nn.Module:
+def load_network(net: nn.Module, weights_dir: str | Path, fname: str, manifest: Manifest | None = None
+                 ) -> nn.Module:
     """Load a state_dict into `net` after checking the file's sha256 against the manifest; returns net in eval
     mode, in the inference dtype."""
     weights_dir = Path(weights_dir)

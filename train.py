@@ -23,7 +23,7 @@ import detectors
 import helpers
 from data import SEED, Split, mnist_splits
 from detectors import FeatureScorer, MSEDetector, ReconstructionDetector
-from models import Autoencoder, ConvNet, SystemB, load_network, read_manifest, sha256
+from models import Autoencoder, ConvNet, Manifest, SystemB, load_network, read_manifest, sha256
 from preprocess import DTYPE, batched, normalize
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
@@ -219,7 +219,7 @@ def fit_system_b(splits: dict[str, Split], epochs: int, weights_dir: Path, z: fl
 NETS_A = {"classifier": "classifier.pth", "autoencoder": "autoencoder_a.pth"}  # the best system shares A's
 
 
-def refit(weights_dir: Path = WEIGHTS) -> dict:
+def refit(weights_dir: Path = WEIGHTS) -> Manifest:
     """Refit the best system (feature detectors, selection, threshold) on the networks in weights_dir, without
     retraining them; rewrites feature_scorer.pth and the best system's entry of the manifest."""
     manifest = read_manifest(weights_dir)
@@ -233,7 +233,7 @@ def refit(weights_dir: Path = WEIGHTS) -> dict:
     return manifest
 
 
-def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS, device: str = "cpu") -> dict:
+def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS, device: str = "cpu") -> Manifest:
     """Train every network, fit thresholds and detectors, rewrite weights_dir (state_dicts, history, manifest)."""
     weights_dir.mkdir(parents=True, exist_ok=True)
     splits = mnist_splits()
@@ -250,7 +250,7 @@ def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS, device: s
         classifier, ReconstructionDetector(autoencoder, thresholds_a), splits, weights_dir)
     spec_b, files_b, h_b = fit_system_b(splits, epochs["B"], weights_dir, device=device)
     files |= files_b
-    manifest = {
+    manifest: Manifest = {
         "seed": SEED,
         "files": files,
         "systems": {"A": {**NETS_A, "thresholds": thresholds_a},

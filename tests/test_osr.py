@@ -84,6 +84,14 @@ def test_a_state_dict_of_the_wrong_architecture_is_refused(weights_copy):
         osr.load_osr_model(weights_copy)
 
 
+def test_a_manifest_from_an_older_train_py_is_refused_naming_what_it_lacks(weights_copy):
+    manifest = json.loads((weights_copy / "manifest.json").read_text())
+    del manifest["systems"]["best"]["centre_by_mass"], manifest["files"]["classifier.pth"]["sha256"]
+    (weights_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=r"files.classifier.pth.sha256, systems.best.centre_by_mass.*train.py"):
+        osr.load_osr_model(weights_copy)
+
+
 def test_manifest_matches_every_committed_weights_file():
     manifest = models.read_manifest(WEIGHTS)
     for path in WEIGHTS.glob("*.pth"):
