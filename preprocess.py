@@ -15,7 +15,7 @@ from tqdm import tqdm
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 MNIST_CENTRE = 14.0  # where MNIST puts a digit's centre of mass, in pixel indices (measured: 14.0 +- 0.5)
 # Inference runs in float64: float32 kernels differ from CPU to CPU (AVX-512, AVX2, SSE4.1...) in the 7th digit,
-# which flips max-unpool indices and rounded metrics; in float64 every CPU gives the same scores to ~1e-15.
+# which flips max-unpool indices and rounded metrics; in float64 every CPU gives the same scores to 12 digits or more.
 DTYPE = torch.float64
 BATCH = 256  # inference batch: the fastest on 2 CPU cores (measured: 2048 ran at half the speed)
 _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601-2, as PIL's convert("L")
