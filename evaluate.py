@@ -54,9 +54,14 @@ def sample(sets: dict[str, Split], counts: dict[str, int], seed: int = SEED) -> 
 
 
 def most_digit_like(out: Outputs, n: int) -> np.ndarray:
-    """Indices of the n accepted images (read as a digit) with the lowest unknown scores, lowest first."""
-    accepted = np.flatnonzero(out.preds != UNKNOWN)
-    return accepted[np.argsort(out.scores[accepted], kind="stable")[:n]]
+    """For each digit read at least n times, the n accepted images read as it with the lowest unknown scores,
+    lowest first: an (n, digits) array of indices, one column per digit in increasing order."""
+    columns = []
+    for digit in range(10):
+        read = np.flatnonzero(out.preds == digit)
+        if len(read) >= n:
+            columns.append(read[np.argsort(out.scores[read], kind="stable")[:n]])
+    return np.stack(columns, axis=1) if columns else np.empty((n, 0), dtype=np.int64)
 
 
 def tsne_of_codes(autoencoder: nn.Module, sets: dict[str, Split], outputs: dict[str, Outputs],

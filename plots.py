@@ -154,15 +154,16 @@ def roc_curves(known: dict[str, np.ndarray], unknown: dict[str, dict[str, np.nda
 
 
 def score_histogram(scores: dict[str, np.ndarray], threshold: float, title: str) -> plt.Figure:
-    """Density of one score per set, with the threshold line (scores of any sign, clipped at the 0.5th and
-    99.5th percentiles of all sets)."""
-    lo, hi = np.percentile(np.concatenate(list(scores.values())), [0.5, 99.5])
+    """Density of one score per set, with the threshold line (scores of any sign, clipped to the range from the
+    lowest set's 0.5th to the highest set's 99.5th percentile, so no set piles up at an edge)."""
+    lo = min(np.percentile(s, 0.5) for s in scores.values())
+    hi = max(np.percentile(s, 99.5) for s in scores.values())
     frame = pd.DataFrame([(name, v) for name, s in scores.items() for v in np.clip(s, lo, hi)], columns=["set", "score"])
     fig, ax = plt.subplots(figsize=(8, 4))
     sns.histplot(frame, x="score", hue="set", bins=np.linspace(lo, hi, 90), element="step", fill=False,
                  stat="density", common_norm=False, ax=ax)
     ax.axvline(threshold, c="red", ls="--")
-    ax.text(threshold, ax.get_ylim()[1] * 0.95, f" threshold {threshold:.2f}", color="red", fontsize=8, va="top")
+    ax.text(threshold, ax.get_ylim()[1] * 0.5, f" threshold {threshold:.2f}", color="red", fontsize=8, va="top")
     ax.set(title=title, xlabel="score (higher = more unknown)")
     fig.tight_layout()
     return fig
@@ -171,7 +172,7 @@ def score_histogram(scores: dict[str, np.ndarray], threshold: float, title: str)
 def labelled_grid(images: np.ndarray, titles: list[str], title: str, cols: int = 12) -> plt.Figure:
     """Images in rows of `cols`, each with a short title."""
     rows = -(-len(images) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 1.15), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 1.3 + 0.4), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, img, text in zip(axes.ravel(), images, titles):

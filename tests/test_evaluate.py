@@ -149,10 +149,11 @@ def test_the_results_file_holds_rounded_numbers_only():
     assert report.rounded(json.loads(text)) == json.loads(text)
 
 
-def test_most_digit_like_lists_accepted_images_lowest_score_first():
-    preds = np.array([3, 10, 5, 7, 10])
-    out = Outputs(preds, {}, np.array([0.5, -1.0, 0.1, 0.3, -2.0]), preds)
-    assert evaluate.most_digit_like(out, 2).tolist() == [2, 3]
+def test_most_digit_like_gives_each_digit_read_enough_times_a_column_lowest_score_first():
+    preds = np.array([3, 10, 3, 0, 3, 0, 7])
+    out = Outputs(preds, {}, np.array([0.5, -9.0, 0.1, 0.3, 0.2, -1.0, -5.0]), preds)
+    assert evaluate.most_digit_like(out, 2).tolist() == [[5, 2], [3, 4]]  # digits 0 and 3; 7 was read once
+    assert evaluate.most_digit_like(out, 4).shape == (4, 0)
 
 
 def test_confusions_pool_every_set_into_11_class_and_binary_matrices(toy):
