@@ -108,8 +108,9 @@ class FeatureScorer(nn.Module):
         centred = features - means[labels]
         self.means.copy_(means)
         self.precision.copy_(torch.linalg.pinv(centred.T @ centred / len(features), hermitian=True))
-        background = features - features.mean(0)
-        self.background_mean.copy_(features.mean(0))
+        mean = features.mean(0)
+        self.background_mean.copy_(mean)
+        background = features - mean
         self.background_precision.copy_(torch.linalg.pinv(background.T @ background / len(features), hermitian=True))
         pick = torch.randperm(len(features), generator=torch.Generator().manual_seed(seed))[: len(self.bank)]
         self.bank.copy_(nn.functional.normalize(features[pick], dim=1))

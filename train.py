@@ -29,6 +29,7 @@ from preprocess import DTYPE, batched, normalize
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 EPOCHS = {"classifier": 10, "autoencoder": 15, "B": 6}
 B_THRESHOLD_FROM = "validation"  # or "train", the seed's rule; see fit_system_b
+NETS_A = {"classifier": "classifier.pth", "autoencoder": "autoencoder_a.pth"}  # the best system shares A's
 CENTRE = True  # the best system moves each image to MNIST's centre of mass (A and B read it as the seeds did)
 Z = 3.0
 
@@ -185,7 +186,8 @@ def fit_best_system(classifier: ConvNet, reconstruction: ReconstructionDetector,
     scorer.to(DTYPE)
     detector, table, val_scores = detectors.select(classifier, reconstruction, scorer, splits["val"], centre)
     threshold = helpers.fit_threshold(val_scores, z)
-    spec = {"centre_by_mass": centre, "components": list(detector.components), "stats": detector.stats,
+    spec = {**NETS_A, "scorer": "feature_scorer.pth", "centre_by_mass": centre,
+            "components": list(detector.components), "stats": detector.stats,
             "threshold": threshold, "z": z,
             "selection": {det: {"mean proxy AUROC": float(table.loc[det, ("mean", "AUROC")]),
                                 "mean proxy FPR95": float(table.loc[det, ("mean", "FPR95")])} for det in table.index}}
@@ -216,9 +218,6 @@ def fit_system_b(splits: dict[str, Split], epochs: int, weights_dir: Path, z: fl
     return spec, files, history
 
 
-NETS_A = {"classifier": "classifier.pth", "autoencoder": "autoencoder_a.pth"}  # the best system shares A's
-
-
 def refit(weights_dir: Path = WEIGHTS) -> Manifest:
     """Refit the best system (feature detectors, selection, threshold) on the networks in weights_dir, without
     retraining them; rewrites feature_scorer.pth and the best system's entry of the manifest."""
@@ -228,7 +227,7 @@ def refit(weights_dir: Path = WEIGHTS) -> Manifest:
     reconstruction = ReconstructionDetector(autoencoder, manifest["systems"]["A"]["thresholds"])
     best, manifest["files"]["feature_scorer.pth"] = fit_best_system(classifier, reconstruction, mnist_splits(),
                                                                     weights_dir)
-    manifest["systems"]["best"] = {**NETS_A, "scorer": "feature_scorer.pth", **best}
+    manifest["systems"]["best"] = best
     (weights_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
 
@@ -254,7 +253,7 @@ def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS, device: s
         "seed": SEED,
         "files": files,
         "systems": {"A": {**NETS_A, "thresholds": thresholds_a},
-                    "best": {**NETS_A, "scorer": "feature_scorer.pth", **best},
+                    "best": best,
                     "B": spec_b},
         "history": "history.json",
         # B's two networks share one run: count it once
