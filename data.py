@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from preprocess import MNIST_CENTRE, to_mnist_form
+from preprocess import MNIST_CENTRE, to_mnist_form, whole_pixels
 
 UNKNOWN = 10
 SEED = 0
@@ -151,10 +151,11 @@ def mnist_format(ink: np.ndarray) -> np.ndarray:
     scale = 20 / long_side
     size = (max(1, round(box.shape[1] * scale)), max(1, round(box.shape[0] * scale)))
     small = np.clip(np.asarray(Image.fromarray(box, mode="F").resize(size, Image.LANCZOS)), 0, 1)
-    mass = small.sum()
-    cy, cx = (np.arange(size[1]) @ small.sum(1), np.arange(size[0]) @ small.sum(0)) if mass else (0, 0)
-    top = int(np.clip(round(MNIST_CENTRE - cy / max(mass, 1e-9)), 0, 28 - size[1]))
-    left = int(np.clip(round(MNIST_CENTRE - cx / max(mass, 1e-9)), 0, 28 - size[0]))
+    weights = small.astype(np.float64)
+    mass = weights.sum()
+    cy, cx = (np.arange(size[1]) @ weights.sum(1), np.arange(size[0]) @ weights.sum(0)) if mass else (0, 0)
+    top = int(np.clip(whole_pixels(MNIST_CENTRE - cy / max(mass, 1e-9)), 0, 28 - size[1]))
+    left = int(np.clip(whole_pixels(MNIST_CENTRE - cx / max(mass, 1e-9)), 0, 28 - size[0]))
     out = np.zeros((28, 28), np.float32)
     out[top: top + size[1], left: left + size[0]] = small
     return np.round(out * 255).astype(np.uint8)

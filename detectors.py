@@ -5,7 +5,8 @@ standard post-hoc scores come from pytorch-ood: logit scores (maximum softmax pr
 energy, GEN), the energy of logits from edited penultimate activations (ReAct: clipped at their 90th training
 percentile; ASH-S: all but the largest 35% per image zeroed, the rest sharpened) and feature-space scores on
 the classifier's penultimate layer (Mahalanobis distance to the nearest class mean with a shared covariance,
-its relative form RMD, k-th nearest-neighbour distance on L2-normalised features).
+its relative form RMD, k-th nearest-neighbour distance on L2-normalised features, computed here as pytorch-ood
+defines it).
 Sums of z-normalised scores combine them. Everything is fitted on MNIST only: means, covariance and the
 neighbour bank on MNIST train, z statistics on the MNIST validation split.
 """
@@ -16,7 +17,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 import torch
-from pytorch_ood.detector import ASH, GEN, KNN, RMD, EnergyBased, Mahalanobis, MaxLogit, MaxSoftmax, ReAct
+from pytorch_ood.detector import ASH, GEN, RMD, EnergyBased, Mahalanobis, MaxLogit, MaxSoftmax, ReAct
 from torch import nn
 
 import helpers
@@ -88,6 +89,8 @@ def combo_name(parts: tuple[str, ...]) -> str:
 class FeatureScorer(nn.Module):
     """Fitted state of the feature-space detectors, kept as buffers so it saves and loads as a state_dict."""
 
+    INFERENCE = (torch.float32, torch.contiguous_format)  # as the classifier's features it scores
+
     def __init__(self, dim: int = 128, classes: int = 10, bank: int = BANK_SIZE):
         super().__init__()
         self.register_buffer("means", torch.zeros(classes, dim))
@@ -100,9 +103,10 @@ class FeatureScorer(nn.Module):
     @torch.no_grad()
     def fit(self, features: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> "FeatureScorer":
         """Class means and shared covariance (Mahalanobis), the class-agnostic mean and covariance (RMD's
-        background), a seeded bank of normalised features (kNN), ReAct's clipping point. Fitted here in float64,
-        as pytorch-ood's own fits compute in float32; covariances divided by N (the library's are not: the same
-        scores up to a constant factor, the same ranking)."""
+        background), a seeded bank of normalised features (kNN), ReAct's clipping point. Computed in float64
+        (pytorch-ood's own fits compute in float32) and stored in the buffers' dtype, float32 unless the scorer
+        was converted; covariances divided by N (the library's are not: the same scores up to a constant
+        factor, the same ranking)."""
         features = features.double()
         means = torch.stack([features[labels == c].mean(0) for c in range(len(self.means))])
         centred = features - means[labels]
@@ -117,19 +121,32 @@ class FeatureScorer(nn.Module):
         self.react_clip.fill_(float(np.percentile(features.numpy(), REACT_PERCENTILE)))
         return self
 
-    def library_detectors(self, k: int = K_NEIGHBOURS) -> tuple[Mahalanobis, KNN, RMD]:
-        """pytorch-ood's Mahalanobis, kNN and RMD detectors with this fitted state (their scores: half the
-        squared distance to the nearest class mean; the distance to the k-th nearest normalised bank feature;
-        the smallest class distance minus the distance to the background Gaussian)."""
+    def library_detectors(self) -> tuple[Mahalanobis, RMD]:
+        """pytorch-ood's Mahalanobis and RMD detectors with this fitted state (their scores: half the squared
+        distance to the nearest class mean; the smallest class distance minus the distance to the background
+        Gaussian)."""
         maha, rmd = Mahalanobis(None), RMD(None)
         maha.mu, maha.precision = self.means, self.precision
         rmd.mu, rmd.precision = self.means, self.precision
         rmd.background_mu, rmd.background_precision = self.background_mean, self.background_precision
-        return maha, KNN(None, k=k).fit_features(self.bank, torch.zeros(len(self.bank), dtype=torch.long)), rmd
+        return maha, rmd
+
+    @torch.no_grad()
+    def knn(self, features: torch.Tensor, k: int = K_NEIGHBOURS) -> torch.Tensor:
+        """Distance of each normalised feature to its k-th nearest normalised bank feature: pytorch-ood's kNN
+        score, as one matrix product and a top-k over the fixed bank (the library queries scikit-learn per
+        batch, about 1 ms a call); squared distance of unit vectors = 2 - 2 cos."""
+        cos = nn.functional.normalize(features.to(self.bank.dtype), dim=1) @ self.bank.T
+        return (2 - 2 * cos.topk(k, dim=1).values[:, -1]).clamp_min(0).sqrt()
+
+
+LOGIT_SCORES = ("MSP", "max logit", "energy", "GEN")
 
 
 def logit_scores(logits: torch.Tensor) -> dict[str, np.ndarray]:
-    """pytorch-ood's MSP, max logit, energy and GEN scores (higher = more unknown)."""
+    """pytorch-ood's MSP, max logit, energy and GEN scores (higher = more unknown), computed in float64 so that
+    a confident softmax does not round to exactly 1 (ties that would hang on the CPU's float32 rounding)."""
+    logits = logits.double()
     return {
         "MSP": MaxSoftmax.score(logits).numpy(),
         "max logit": MaxLogit.score(logits).numpy(),
@@ -148,7 +165,7 @@ class CombinedDetector:
         self.scorer = scorer.eval()
         self.components = tuple(components)
         self.stats = stats or {}
-        self.mahalanobis, self.knn, self.rmd = scorer.library_detectors()
+        self.mahalanobis, self.rmd = scorer.library_detectors()
         # ReAct and ASH score the energy of the head's logits from edited activations (ASH wants 4-d maps)
         self.react = ReAct(None, classifier.head, threshold=float(scorer.react_clip))
         self.ash = ASH(None, lambda maps: classifier.head(maps.flatten(1)), variant="ash-s")
@@ -159,11 +176,11 @@ class CombinedDetector:
         """Every component's score on a normalised batch (features: the classifier's, if already computed)."""
         need = set(self.components)
         feats = self.classifier.features(x) if features is None else features
-        out = logit_scores(self.classifier.head(feats))
+        out = logit_scores(self.classifier.head(feats)) if need & set(LOGIT_SCORES) else {}
         if "Mahalanobis" in need:
             out["Mahalanobis"] = self.mahalanobis.predict_features(feats).numpy()
         if "kNN" in need:
-            out["kNN"] = self.knn.predict_features(feats).numpy()
+            out["kNN"] = self.scorer.knn(feats).numpy()
         if "RMD" in need:
             out["RMD"] = self.rmd.predict_features(feats).numpy()
         if "ReAct" in need:
@@ -201,7 +218,14 @@ def every_score(detector: CombinedDetector, sets: dict[str, np.ndarray], referen
     """Every score of `detector` and every combination on each set (each image first moved to MNIST's centre of
     mass when `centre`), the combinations z-normalised with the statistics of the `reference` set (the MNIST
     validation split); returns those statistics and the scores."""
-    raw = {name: batched(detector.raw_scores, images, centre=centre) for name, images in sets.items()}
+    return referenced({name: batched(detector.raw_scores, images, centre=centre) for name, images in sets.items()},
+                      reference)
+
+
+def referenced(raw: dict[str, dict[str, np.ndarray]], reference: str = "MNIST validation"
+               ) -> tuple[dict[str, tuple[float, float]], dict[str, dict[str, np.ndarray]]]:
+    """Raw scores per set plus every combination, z-normalised with the statistics of the `reference` set;
+    returns those statistics and the scores."""
     stats = fit_stats(raw[reference])
     return stats, {name: with_combinations(r, stats) for name, r in raw.items()}
 

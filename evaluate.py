@@ -12,17 +12,38 @@ from sklearn.manifold import TSNE
 from torch import nn
 from tqdm import tqdm
 
+import detectors
 import helpers
 import metrics
 from data import SEED, UNKNOWN, Split, corrupt
+from detectors import BENCHMARKED, CombinedDetector
 from osr import OSRModel, Outputs
 from preprocess import batched
+
+
+REFERENCE = "MNIST validation"
 
 
 def run_sets(model: OSRModel, sets: dict[str, Split]) -> dict[str, Outputs]:
     """The model's outputs on every set, with one progress bar over the sets (cleared when done)."""
     return {name: model.outputs(split.images)
             for name, split in tqdm(sets.items(), desc=f"system {model.name}", unit="set", leave=False)}
+
+
+def benchmark_run(model: OSRModel, reference: Split, sets: dict[str, Split]
+                  ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Outputs]]:
+    """Every benchmarked score on each set (combinations z-normalised on `reference`, the MNIST validation split,
+    as in train.py's selection) and the best model's own outputs, read from the same scores: one pass per set
+    through the model's networks and input pipeline."""
+    own = model.detector
+    every = CombinedDetector(model.classifier, own.reconstruction, own.scorer, BENCHMARKED)
+    raw, outputs = {}, {}
+    for name, split in tqdm({REFERENCE: reference, **sets}.items(), desc="benchmark", unit="set", leave=False):
+        digits, raw[name] = model.run(split.images, every)
+        outputs[name] = model.decide(digits, {c: raw[name][c] for c in own.components})
+    scores = detectors.referenced(raw, REFERENCE)[1]
+    del scores[REFERENCE], outputs[REFERENCE]  # it only provides the z statistics
+    return scores, outputs
 
 
 def pooled(outputs: dict[str, Outputs], sets: dict[str, Split], names=None) -> tuple[Outputs, np.ndarray]:
@@ -35,11 +56,6 @@ def confusions(outputs: dict[str, Outputs], sets: dict[str, Split]) -> tuple[np.
     """The 11-class and the binary known/unknown confusion matrices over all sets pooled."""
     out, labels = pooled(outputs, sets)
     return metrics.confusion(out.preds, labels), metrics.confusion(out.preds, labels, binary=True)
-
-
-def classify(classifier: nn.Module, images: np.ndarray) -> np.ndarray:
-    """The classifier's digit for each image (closed set: no rejection)."""
-    return batched(lambda x: {"digit": classifier(x).argmax(1).numpy()}, images)["digit"]
 
 
 def reconstruct(autoencoder: nn.Module, images: np.ndarray) -> np.ndarray:
@@ -143,14 +159,16 @@ def system_results(outputs: dict[str, Outputs], sets: dict[str, Split], protocol
     }
 
 
-def robustness_table(systems: dict[str, OSRModel], digits: Split, kinds: tuple[str, ...]) -> pd.DataFrame:
-    """Known digits under corruptions: OSR accuracy and false-rejection rate (%) per system."""
+def robustness_table(systems: dict[str, OSRModel], digits: Split, kinds: tuple[str, ...],
+                     clean: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Known digits under corruptions: OSR accuracy and false-rejection rate (%) per system; `clean` holds each
+    system's predictions of the uncorrupted digits, already computed (the first row)."""
     rows = {}
     for kind in ("clean",) + tuple(kinds):
-        images = digits.images if kind == "clean" else corrupt(digits.images, kind)
+        images = None if kind == "clean" else corrupt(digits.images, kind)
         row = {}
         for name, model in systems.items():
-            preds = model.predict(images)
+            preds = clean[name] if images is None else model.predict(images)
             row[(name, "accuracy %")] = 100.0 * float(np.mean(preds == digits.labels))
             row[(name, "rejected %")] = 100.0 * float(np.mean(preds == UNKNOWN))
         rows[kind] = row

@@ -1,7 +1,7 @@
 """The grader's API: one OSR model = a digit classifier + an unknown detector + a threshold.
 
     from osr import load_osr_model
-    model = load_osr_model("weights")          # the project's best model; system="A" for the seed design
+    model = load_osr_model()                   # the project's best model (weights/); system="A" for the seed design
     labels = model.predict(images)             # uint8 (N, 28, 28) -> 0..9, or 10 for unknown
     scores = model.score(images)               # higher = more unknown; predict gives 10 where score > threshold
 """
@@ -53,16 +53,27 @@ class OSRModel:
         self.threshold = float(threshold)
         self.centre = centre  # move each image to MNIST's centre of mass first (preprocess.centre_by_mass)
 
-    def outputs(self, images, desc: str | None = None) -> Outputs:
-        """Everything in one pass over the images (a progress bar when desc is given)."""
+    def run(self, images, detector: Detector | None = None, desc: str | None = None
+            ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The classifier's digits and the raw scores of `detector` (default: the model's own; e.g. a benchmark
+        of many detectors on the same networks) in one pass through the model's input pipeline."""
+        detector = detector or self.detector
+
         def step(x: torch.Tensor) -> dict[str, np.ndarray]:
             features = self.classifier.features(x)  # computed once, for the digit and for feature detectors
-            return {"digit": self.classifier.head(features).argmax(1).numpy(), **self.detector.raw_scores(x, features)}
+            return {"digit": self.classifier.head(features).argmax(1).numpy(), **detector.raw_scores(x, features)}
 
         raw = batched(step, images, desc, self.centre)
-        digits = raw.pop("digit")
+        return raw.pop("digit"), raw
+
+    def decide(self, digits: np.ndarray, raw: dict[str, np.ndarray]) -> Outputs:
+        """The model's outputs from its classifier's digits and its detector's raw scores."""
         scores = self.detector.combine(raw)
         return Outputs(digits, raw, scores, helpers.osr_decision(digits, scores, self.threshold))
+
+    def outputs(self, images, desc: str | None = None) -> Outputs:
+        """Everything in one pass over the images (a progress bar when desc is given)."""
+        return self.decide(*self.run(images, desc=desc))
 
     def score(self, images) -> np.ndarray:
         """One float per image, higher = more unknown."""
@@ -73,7 +84,10 @@ class OSRModel:
         return self.outputs(images).preds
 
 
-def load_osr_model(weights_dir: str | Path = "weights", system: str = "best") -> OSRModel:
+WEIGHTS = Path(__file__).resolve().parent / "weights"  # the project's own, wherever the caller runs from
+
+
+def load_osr_model(weights_dir: str | Path = WEIGHTS, system: str = "best") -> OSRModel:
     """A trained OSR system ("best", "A" or "B") from verified weights and the manifest's fitted thresholds."""
     if system not in SYSTEMS:
         raise ValueError(f"unknown system {system!r}; choose one of {SYSTEMS}")

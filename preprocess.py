@@ -14,10 +14,11 @@ from tqdm import tqdm
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 MNIST_CENTRE = 14.0  # where MNIST puts a digit's centre of mass, in pixel indices (measured: 14.0 +- 0.5)
-# Inference runs in float64: float32 kernels differ from CPU to CPU (AVX-512, AVX2, SSE4.1...) in the 7th digit,
-# which flips max-unpool indices and rounded metrics; in float64 every CPU gives the same scores to 12 digits or more.
+TIE = 1e-6  # px: how close to a half pixel a centre must be to count as exactly on it (see `whole_pixels`)
+# The pipeline's batches are float64 (exact normalisation and whole-pixel moves); each network casts them to its
+# own inference dtype (models.FAST / models.EXACT).
 DTYPE = torch.float64
-BATCH = 256  # inference batch: the fastest on 2 CPU cores (measured: 2048 ran at half the speed)
+BATCH = 128  # inference batch: small enough that a layer's activations stay in cache (measured in bench.py)
 _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601-2, as PIL's convert("L")
 
 
@@ -122,6 +123,14 @@ def normalize(images, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     return prepare(images).tensor(dtype=dtype)
 
 
+def whole_pixels(offset):
+    """Offsets (numpy, torch or float) rounded to whole pixels, a half pixel always down. A symmetric shape's
+    centre of mass falls exactly on a half pixel, where plain rounding would follow the last bits of the float
+    sums, and those depend on the CPU's kernels (seen: Omniglot characters that moved one pixel under MKL's AVX2
+    kernels and not under AVX-512). Anything within TIE of a half pixel counts as on it."""
+    return (offset + 0.5 - TIE) // 1
+
+
 def centre_by_mass(x: torch.Tensor) -> torch.Tensor:
     """A normalised batch with each image moved by whole pixels so that its ink's centre of mass sits where
     MNIST's digits have it (MNIST_CENTRE): MNIST's own canonical position, so a digit moved or centred by its
@@ -135,7 +144,7 @@ def centre_by_mass(x: torch.Tensor) -> torch.Tensor:
 
     def move(profile: torch.Tensor) -> torch.Tensor:
         """Whole-pixel shift bringing the centre of mass along one axis to MNIST_CENTRE."""
-        return torch.where(blank, 0.0, torch.round(MNIST_CENTRE - profile @ idx / safe)).long()
+        return torch.where(blank, 0.0, whole_pixels(MNIST_CENTRE - profile @ idx / safe)).long()
 
     dy, dx = move(ink.sum(2)), move(ink.sum(1))
     padded = torch.nn.functional.pad(x[:, 0], (28, 28, 28, 28), value=background)
@@ -146,14 +155,21 @@ def centre_by_mass(x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def batched(fn, images, desc: str | None = None, centre: bool = False) -> dict[str, np.ndarray]:
-    """fn (normalised DTYPE batch -> dict of per-image arrays) over all images, concatenated; with centre, each
+    """fn (normalised DTYPE batch -> dict of per-image arrays) over all images, in order; with centre, each
     batch is first moved by `centre_by_mass`. The input is validated once and converted one batch at a time,
-    so memory grows with the batch, not with the input."""
+    and results are written into arrays allocated once, so memory grows with the batch and the results, not
+    with the input."""
     x = prepare(images)
 
     def batch(i: int) -> torch.Tensor:
         t = x.tensor(i, i + BATCH, DTYPE)
         return centre_by_mass(t) if centre else t
 
-    parts = [fn(batch(i)) for i in tqdm(range(0, len(x), BATCH), desc=desc, unit="batch", disable=desc is None)]
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    out: dict[str, np.ndarray] = {}
+    for i in tqdm(range(0, len(x), BATCH), desc=desc, unit="batch", disable=desc is None):
+        part = fn(batch(i))
+        if not out:  # the results' arrays for the whole input, allocated once: no per-batch pieces are kept
+            out = {k: np.empty((len(x),) + v.shape[1:], v.dtype) for k, v in part.items()}
+        for k, v in part.items():
+            out[k][i: i + len(v)] = v
+    return out

@@ -2,7 +2,8 @@
 
 Run `python train.py` to retrain everything and rewrite weights/ (the manifest records how long it took).
 Only MNIST train is used for fitting, MNIST validation for checkpoint selection and thresholds. Networks train
-in float32 and are saved so; thresholds and detectors are fitted on their float64 copies, as `osr` loads them.
+in float32 and are saved so; thresholds and detectors are fitted on them as `osr` loads them for inference
+(`models.for_inference`: each in its inference dtype).
 """
 from __future__ import annotations
 
@@ -23,10 +24,10 @@ import detectors
 import helpers
 from data import SEED, Split, mnist_splits
 from detectors import FeatureScorer, MSEDetector, ReconstructionDetector
-from models import Autoencoder, ConvNet, Manifest, SystemB, load_network, read_manifest, sha256
-from preprocess import DTYPE, batched, normalize
+from models import Autoencoder, ConvNet, Manifest, SystemB, for_inference, load_network, read_manifest, sha256
+from osr import WEIGHTS
+from preprocess import batched, normalize
 
-WEIGHTS = Path(__file__).resolve().parent / "weights"
 EPOCHS = {"classifier": 10, "autoencoder": 15, "B": 6}
 B_THRESHOLD_FROM = "validation"  # or "train", the seed's rule; see fit_system_b
 NETS_A = {"classifier": "classifier.pth", "autoencoder": "autoencoder_a.pth"}  # the best system shares A's
@@ -171,7 +172,7 @@ def save_network(net: nn.Module, fname: str, history: dict, weights_dir: Path) -
 
 
 def fit_reconstruction_thresholds(autoencoder: Autoencoder, val: Split, z: float = Z) -> dict[str, float]:
-    """mean + z*std of the L2 norm and the Otsu diff over the MNIST validation split (float64 autoencoder)."""
+    """mean + z*std of the L2 norm and the Otsu diff over the MNIST validation split."""
     raw = batched(ReconstructionDetector(autoencoder, {}).raw_scores, val.images)
     return {"l2": helpers.fit_threshold(raw["l2"], z), "otsu": helpers.fit_threshold(raw["otsu"], z), "z": z}
 
@@ -183,7 +184,7 @@ def fit_best_system(classifier: ConvNet, reconstruction: ReconstructionDetector,
     features = batched(lambda x: {"f": classifier.features(x).numpy()}, splits["train"].images, centre=centre)["f"]
     scorer = FeatureScorer().fit(torch.as_tensor(features), torch.as_tensor(splits["train"].labels))
     torch.save(scorer.state_dict(), weights_dir / "feature_scorer.pth")
-    scorer.to(DTYPE)
+    for_inference(scorer)
     detector, table, val_scores = detectors.select(classifier, reconstruction, scorer, splits["val"], centre)
     threshold = helpers.fit_threshold(val_scores, z)
     spec = {**NETS_A, "scorer": "feature_scorer.pth", "centre_by_mass": centre,
@@ -209,7 +210,7 @@ def fit_system_b(splits: dict[str, Split], epochs: int, weights_dir: Path, z: fl
                                  device=device)
     files = {"classifier_b.pth": save_network(net.classifier, "classifier_b.pth", history, weights_dir),
              "autoencoder_b.pth": save_network(net.autoencoder, "autoencoder_b.pth", history, weights_dir)}
-    mse = {name: batched(MSEDetector(net.autoencoder.to(DTYPE)).raw_scores, splits[name].images)["mse"]
+    mse = {name: batched(MSEDetector(for_inference(net.autoencoder)).raw_scores, splits[name].images)["mse"]
            for name in ("train", "val")}
     thresholds = {"train": helpers.fit_threshold(mse["train"], z), "validation": helpers.fit_threshold(mse["val"], z),
                   "z": z}
@@ -243,7 +244,7 @@ def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS, device: s
                                       epochs["autoencoder"], "autoencoder", device=device)
     files = {"classifier.pth": save_network(classifier, "classifier.pth", h_clf, weights_dir),
              "autoencoder_a.pth": save_network(autoencoder, "autoencoder_a.pth", h_ae, weights_dir)}
-    classifier, autoencoder = classifier.to(DTYPE), autoencoder.to(DTYPE)
+    classifier, autoencoder = for_inference(classifier), for_inference(autoencoder)
     thresholds_a = fit_reconstruction_thresholds(autoencoder, splits["val"])
     best, files["feature_scorer.pth"] = fit_best_system(
         classifier, ReconstructionDetector(autoencoder, thresholds_a), splits, weights_dir)

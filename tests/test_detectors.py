@@ -17,14 +17,14 @@ def scorer():
 
 
 def test_mahalanobis_is_higher_far_from_every_class_mean(scorer):
-    maha, _, _ = scorer.library_detectors()
+    maha, _ = scorer.library_detectors()
     near, far = torch.tensor([[10.0, 0, 0, 0]]), torch.tensor([[-10.0, -10, 5, 5]])
     assert maha.predict_features(far).item() > 10 * maha.predict_features(near).item()
 
 
 def test_library_mahalanobis_is_half_the_squared_distance_to_the_nearest_class_mean(scorer):
     """pytorch-ood's score is the previous hand-written one (min squared distance) halved: same ranking."""
-    maha, _, _ = scorer.library_detectors()
+    maha, _ = scorer.library_detectors()
     z = torch.randn(20, 4, generator=torch.Generator().manual_seed(1)) * 5
     diff = z[:, None, :] - scorer.means[None]
     squared = torch.einsum("ncd,de,nce->nc", diff, scorer.precision, diff).min(1).values
@@ -32,16 +32,18 @@ def test_library_mahalanobis_is_half_the_squared_distance_to_the_nearest_class_m
 
 
 def test_knn_distance_is_higher_for_a_direction_no_training_feature_has(scorer):
-    _, knn, _ = scorer.library_detectors(k=3)
     near, far = torch.tensor([[0.0, 9.0, 0.5, 0]]), torch.tensor([[-1.0, -1, -1, -1]])
-    assert knn.predict_features(far).item() > knn.predict_features(near).item()
+    assert scorer.knn(far, k=3).item() > scorer.knn(near, k=3).item()
 
 
-def test_library_knn_is_the_distance_to_the_kth_nearest_normalised_bank_feature(scorer):
-    _, knn, _ = scorer.library_detectors(k=3)
-    z = torch.randn(20, 4, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    dist = torch.cdist(torch.nn.functional.normalize(z, dim=1), scorer.bank.double())
-    torch.testing.assert_close(knn.predict_features(z), dist.topk(3, dim=1, largest=False).values[:, -1])
+def test_knn_is_pytorch_oods_distance_to_the_kth_nearest_normalised_bank_feature(scorer):
+    from pytorch_ood.detector import KNN
+
+    library = KNN(None, k=3).fit_features(scorer.bank, torch.zeros(len(scorer.bank), dtype=torch.long))
+    z = torch.randn(20, 4, generator=torch.Generator().manual_seed(2)) * 5
+    torch.testing.assert_close(scorer.knn(z, k=3).double(), library.predict_features(z), rtol=1e-5, atol=1e-6)
+    dist = torch.cdist(torch.nn.functional.normalize(z, dim=1), scorer.bank)
+    torch.testing.assert_close(scorer.knn(z, k=3), dist.topk(3, dim=1, largest=False).values[:, -1])
 
 
 def test_logit_scores_are_higher_for_flat_logits_than_for_a_confident_one():

@@ -99,6 +99,18 @@ def test_centre_by_mass_moves_ink_by_whole_pixels_to_mnists_centre_of_mass():
     assert torch.equal(out[2], preprocess.normalize(img[2:], torch.float64)[0])
 
 
+def test_a_centre_on_a_half_pixel_moves_the_same_way_whatever_the_last_bits_of_the_sums():
+    img = np.zeros((1, 28, 28), np.uint8)
+    img[0, 10:16, 10:14] = 255  # centre of mass at (12.5, 11.5): exactly on half pixels
+    x = preprocess.normalize(img, torch.float64)
+    nudged = torch.stack([x, x + 1e-12 * torch.rand(x.shape, generator=torch.Generator().manual_seed(0)),
+                          x - 1e-12 * torch.rand(x.shape, generator=torch.Generator().manual_seed(1))])[:, 0]
+    moved = preprocess.centre_by_mass(nudged)
+    assert torch.equal((moved[0] > 0).nonzero(), (moved[1] > 0).nonzero())
+    assert torch.equal((moved[0] > 0).nonzero(), (moved[2] > 0).nonzero())
+    assert preprocess.whole_pixels(np.array([1.5, 1.5 + 1e-9, 1.5 - 1e-9, -0.5, 1.6])).tolist() == [1, 1, 1, -1, 2]
+
+
 def test_centre_by_mass_leaves_mnist_test_digits_where_they_are():
     test = data.mnist_splits()["test"].images
     x = preprocess.normalize(test, torch.float64)

@@ -41,10 +41,10 @@ def test_autoencoder_training_lowers_the_reconstruction_loss():
 
 
 def test_reconstruction_thresholds_are_mean_plus_3_std_of_validation_scores():
-    ae = models.Autoencoder().to(models.DTYPE).eval()
+    ae = models.for_inference(models.Autoencoder())
     val = tiny_split(32, 2)
     thresholds = train.fit_reconstruction_thresholds(ae, val)
-    raw = detectors.ReconstructionDetector(ae, {}).raw_scores(train.normalize(val.images, models.DTYPE))
+    raw = detectors.ReconstructionDetector(ae, {}).raw_scores(train.normalize(val.images, torch.float64))
     assert thresholds["l2"] == raw["l2"].mean() + 3 * raw["l2"].std()
     assert thresholds["otsu"] == raw["otsu"].mean() + 3 * raw["otsu"].std()
 
@@ -92,6 +92,7 @@ def test_refit_on_the_committed_networks_reproduces_the_best_models_fit(tmp_path
     committed = models.read_manifest(train.WEIGHTS)["systems"]["best"]
     refitted = train.refit(weights)["systems"]["best"]
     assert refitted["components"] == committed["components"] and refitted["centre_by_mass"] is True
-    assert refitted["threshold"] == pytest.approx(committed["threshold"], rel=1e-9)
+    # the features come from the float32 classifier, whose rounding differs from CPU to CPU in the 7th digit
+    assert refitted["threshold"] == pytest.approx(committed["threshold"], rel=1e-6)
     for name, (mean, std) in committed["stats"].items():
-        assert refitted["stats"][name] == pytest.approx([mean, std], rel=1e-9), name
+        assert refitted["stats"][name] == pytest.approx([mean, std], rel=1e-6), name
