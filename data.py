@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
-from preprocess import MNIST_CENTRE, to_mnist_form, whole_pixels
+from preprocess import box_offsets, mass_offsets, shift, to_mnist_form
 
 UNKNOWN = 10
 SEED = 0
@@ -151,11 +152,8 @@ def mnist_format(ink: np.ndarray) -> np.ndarray:
     scale = 20 / long_side
     size = (max(1, round(box.shape[1] * scale)), max(1, round(box.shape[0] * scale)))
     small = np.clip(np.asarray(Image.fromarray(box, mode="F").resize(size, Image.LANCZOS)), 0, 1)
-    weights = small.astype(np.float64)
-    mass = weights.sum()
-    cy, cx = (np.arange(size[1]) @ weights.sum(1), np.arange(size[0]) @ weights.sum(0)) if mass else (0, 0)
-    top = int(np.clip(whole_pixels(MNIST_CENTRE - cy / max(mass, 1e-9)), 0, 28 - size[1]))
-    left = int(np.clip(whole_pixels(MNIST_CENTRE - cx / max(mass, 1e-9)), 0, 28 - size[0]))
+    top, left = (min(max(int(o), 0), 28 - n) for o, n in zip(mass_offsets(torch.from_numpy(small)[None]),
+                                                               (size[1], size[0])))
     out = np.zeros((28, 28), np.float32)
     out[top: top + size[1], left: left + size[0]] = small
     return np.round(out * 255).astype(np.uint8)
@@ -274,32 +272,27 @@ CORRUPTIONS = ("rotate 15", "rotate 30", "shift 1 px", "shift 2 px", "shift 3 px
                "noise 0.4", "blur", "inverted")
 
 
-def center_by_box(images: np.ndarray) -> np.ndarray:
+def centre_by_box(images: np.ndarray) -> np.ndarray:
     """Each digit moved by whole pixels so that its ink's bounding box, not its centre of mass as in MNIST, is
     centred: a 1-2 px move, the way many other digit pipelines centre."""
-    out = np.zeros_like(images)
-    for img, dst in zip(images, out):
-        rows, cols = np.flatnonzero(img.any(1)), np.flatnonzero(img.any(0))
-        dy, dx = (int(round((27 - r[0] - r[-1]) / 2)) if r.size else 0 for r in (rows, cols))
-        dst[max(dy, 0): 28 + min(dy, 0), max(dx, 0): 28 + min(dx, 0)] = \
-            img[max(-dy, 0): 28 - max(dy, 0), max(-dx, 0): 28 - max(dx, 0)]
-    return out
+    x = torch.from_numpy(images)
+    return shift(x, *box_offsets(x > 0)).numpy()
 
 
 def corrupt(images: np.ndarray, kind: str, seed: int = SEED) -> np.ndarray:
     """MNIST digits under one corruption, still uint8 (N, 28, 28): rotations (degrees), a shift by 1-3 pixels
     down and right, centring by bounding box, Gaussian noise (sigma in 0-1 pixel units), a Gaussian blur (sigma
     1 px) or inverted contrast."""
-    from scipy.ndimage import gaussian_filter, rotate, shift
+    from scipy.ndimage import gaussian_filter, rotate
 
     x = images.astype(np.float64)
     if kind.startswith("rotate"):
         out = rotate(x, float(kind.split()[1]), axes=(1, 2), reshape=False, order=1)
     elif kind.startswith("shift"):
-        step = int(kind.split()[1])
-        out = shift(x, (0, step, step), order=0)
+        step = torch.full((len(images),), int(kind.split()[1]))
+        out = shift(torch.from_numpy(x), step, step).numpy()
     elif kind == "box-centred":
-        out = center_by_box(images).astype(np.float64)
+        out = centre_by_box(images).astype(np.float64)
     elif kind.startswith("noise"):
         out = x + np.random.default_rng(seed).normal(0, 255 * float(kind.split()[1]), x.shape)
     elif kind == "blur":

@@ -131,29 +131,57 @@ def whole_pixels(offset):
     return (offset + 0.5 - TIE) // 1
 
 
+def shift(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """Each image of an (N, H, W) batch moved by whole pixels, dy[i] down and dx[i] right, the uncovered border
+    filled with `fill`: the one way pixels are moved here (values copied, never interpolated)."""
+    n, h, w = images.shape
+    dy, dx = dy.long().clamp(-h, h), dx.long().clamp(-w, w)
+    padded = torch.nn.functional.pad(images, (w, w, h, h), value=fill)
+    rows = torch.arange(h) + h - dy[:, None]
+    cols = torch.arange(w) + w - dx[:, None]
+    return padded[torch.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def mass_offsets(ink: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image of an (N, H, W) batch of non-negative ink, the whole-pixel (dy, dx) that brings its centre of
+    mass to MNIST_CENTRE (`whole_pixels`); (0, 0) for a blank image."""
+    ink = ink.double()
+    mass = ink.sum((1, 2))
+    blank = mass == 0
+    safe = torch.where(blank, 1.0, mass)
+
+    def offset(profile: torch.Tensor) -> torch.Tensor:
+        centre = profile @ torch.arange(profile.shape[1], dtype=ink.dtype) / safe
+        return torch.where(blank, 0.0, whole_pixels(MNIST_CENTRE - centre)).long()
+
+    return offset(ink.sum(2)), offset(ink.sum(1))
+
+
+def box_offsets(ink: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image of an (N, H, W) boolean batch, the whole-pixel (dy, dx) that centres its ink's bounding box
+    (exact halves to even, as Python rounds); (0, 0) for a blank image."""
+    def offset(along: torch.Tensor) -> torch.Tensor:
+        size = along.shape[1]
+        idx = torch.arange(size)
+        first = torch.where(along, idx, size).min(1).values
+        last = torch.where(along, idx, -1).max(1).values
+        return torch.where(along.any(1), torch.round((size - 1 - first - last) / 2), 0.0).long()
+
+    return offset(ink.any(2)), offset(ink.any(1))
+
+
 def centre_by_mass(x: torch.Tensor) -> torch.Tensor:
     """A normalised batch with each image moved by whole pixels so that its ink's centre of mass sits where
     MNIST's digits have it (MNIST_CENTRE): MNIST's own canonical position, so a digit moved or centred by its
     bounding box is read where it was made. Whole pixels keep every value exact; blank images stay put."""
     background = -MNIST_MEAN / MNIST_STD
-    ink = (x[:, 0] - background).clamp_min(0)  # pixel values in 0-1, scaled by 1/STD: the mass is unchanged
-    mass = ink.sum((1, 2))
-    idx = torch.arange(28, dtype=x.dtype)
-    blank = mass == 0
-    safe = torch.where(blank, 1.0, mass)
-
-    def move(profile: torch.Tensor) -> torch.Tensor:
-        """Whole-pixel shift bringing the centre of mass along one axis to MNIST_CENTRE."""
-        return torch.where(blank, 0.0, whole_pixels(MNIST_CENTRE - profile @ idx / safe)).long()
-
-    dy, dx = move(ink.sum(2)), move(ink.sum(1))
-    padded = torch.nn.functional.pad(x[:, 0], (28, 28, 28, 28), value=background)
-    rows = torch.arange(28) + 28 - dy[:, None]
-    cols = torch.arange(28) + 28 - dx[:, None]
-    return padded[torch.arange(len(x))[:, None, None], rows[:, :, None], cols[:, None, :]].unsqueeze(1)
+    dy, dx = mass_offsets((x[:, 0] - background).clamp_min(0))  # ink in 0-1, scaled by 1/STD: same centre
+    if not (dy.any() or dx.any()):  # MNIST's own digits: nothing to move
+        return x
+    return shift(x[:, 0], dy, dx, background).unsqueeze(1)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def batched(fn, images, desc: str | None = None, centre: bool = False) -> dict[str, np.ndarray]:
     """fn (normalised DTYPE batch -> dict of per-image arrays) over all images, in order; with centre, each
     batch is first moved by `centre_by_mass`. The input is validated once and converted one batch at a time,

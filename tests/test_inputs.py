@@ -74,10 +74,26 @@ def test_corruptions_keep_the_raw_mnist_form_and_change_the_image(digits):
         data.corrupt(digits, "melted")
 
 
-def test_center_by_box_centres_the_ink_box_by_whole_pixels():
+def test_shift_moves_each_image_by_its_own_whole_pixels_and_fills_the_border():
+    x = torch.arange(2 * 4 * 4, dtype=torch.float64).reshape(2, 4, 4)
+    out = preprocess.shift(x, torch.tensor([1, -2]), torch.tensor([0, 1]), fill=-1.0)
+    assert torch.equal(out[0, 1:], x[0, :3]) and torch.equal(out[0, 0], torch.full((4,), -1.0))
+    assert torch.equal(out[1, :2, 1:], x[1, 2:, :3]) and (out[1, 2:] == -1).all() and (out[1, :, 0] == -1).all()
+    assert (preprocess.shift(x, torch.tensor([9, 0]), torch.tensor([0, -9]), fill=0.0) == 0).all()
+
+
+def test_offsets_bring_the_centre_of_mass_or_the_ink_box_to_the_centre():
+    ink = torch.zeros(2, 28, 28)
+    ink[0, 2:5, 3:6] = 1.0  # mass centre (3, 4): 11 down, 10 right
+    assert [int(o[0]) for o in preprocess.mass_offsets(ink)] == [11, 10]
+    assert [int(o[1]) for o in preprocess.mass_offsets(ink)] == [0, 0]  # blank: stays
+    assert [int(o[0]) for o in preprocess.box_offsets(ink > 0)] == [10, 10]  # (27 - 2 - 4) / 2, (27 - 3 - 5) / 2: to even
+
+
+def test_centre_by_box_centres_the_ink_box_by_whole_pixels():
     img = np.zeros((1, 28, 28), np.uint8)
     img[0, 2:10, 3:7] = 200  # rows 2-9, columns 3-6: box centre (5.5, 4.5)
-    out = data.center_by_box(img)[0]
+    out = data.centre_by_box(img)[0]
     rows, cols = np.flatnonzero(out.any(1)), np.flatnonzero(out.any(0))
     assert (rows[0] + rows[-1]) / 2 == 13.5 and abs((cols[0] + cols[-1]) / 2 - 13.5) <= 0.5
     assert out.sum() == img.sum()
