@@ -234,7 +234,8 @@ def select(classifier: ConvNet, reconstruction: ReconstructionDetector, scorer: 
            val: Split, centre: bool = False) -> tuple[CombinedDetector, pd.DataFrame, np.ndarray]:
     """The detector (single or combination) with the best mean AUROC on MNIST-made proxy unknowns
     (ties: lower FPR95), z-normalised on the MNIST validation split, with its validation scores; images go
-    through the model's input pipeline (`centre`: moved to MNIST's centre of mass). No OOD set is looked at."""
+    through the model's input pipeline (`centre`: moved to MNIST's centre of mass). No OOD test set enters the
+    ranking; the near proxies among them were added after looking at Omniglot, the development set."""
     every = CombinedDetector(classifier, reconstruction, scorer, SINGLE)
     stats, scores = every_score(every, {"MNIST validation": val.images, **proxy_unknowns(val)}, centre=centre)
     val_scores = scores.pop("MNIST validation")

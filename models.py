@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import TypedDict, get_args, get_origin, get_type_hints, is_typeddict
 
@@ -227,7 +228,24 @@ def read_manifest(weights_dir: str | Path) -> Manifest:
     manifest = json.loads(path.read_text())
     if missing := _missing_keys(manifest, Manifest):
         raise ValueError(f"{path} lacks {', '.join(missing)} (written by an older train.py?): {RETRAIN_HINT}")
+    if bad := _bad_numbers(manifest["systems"]):
+        raise ValueError(f"{path} holds unusable numbers: {', '.join(bad)}: {RETRAIN_HINT}")
     return manifest
+
+
+def _bad_numbers(data, where: str = "systems") -> list[str]:
+    """Where the fitted numbers of the systems are not finite, or a z statistic's standard deviation is not
+    positive (a z-score would divide by it)."""
+    if isinstance(data, dict):
+        bad = [b for k, v in data.items() for b in _bad_numbers(v, f"{where}.{k}")]
+        if where.endswith(".stats"):
+            bad += [f"{where}.{k} (std {v[1]})" for k, v in data.items() if not v[1] > 0]
+        return bad
+    if isinstance(data, list):
+        return [b for i, v in enumerate(data) for b in _bad_numbers(v, f"{where}[{i}]")]
+    if isinstance(data, (int, float)) and not isinstance(data, bool) and not math.isfinite(data):
+        return [f"{where} = {data}"]
+    return []
 
 
 def read_history(weights_dir: str | Path) -> dict:
@@ -244,8 +262,9 @@ def load_network(net: nn.Module, weights_dir: str | Path, fname: str, manifest: 
     path = weights_dir / fname
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: {RETRAIN_HINT}")
-    expected = manifest["files"].get(fname, {}).get("sha256")
-    if sha256(path) != expected:
+    if fname not in manifest["files"]:
+        raise ValueError(f"{path} is not listed in manifest.json: {RETRAIN_HINT}")
+    if sha256(path) != manifest["files"][fname]["sha256"]:
         raise ValueError(f"{path} does not match the sha256 in manifest.json (changed or corrupted): {RETRAIN_HINT}")
     try:
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

@@ -29,8 +29,8 @@ def to_mnist_form(image: Image.Image) -> np.ndarray:
 
 def _to_array(images) -> np.ndarray:
     """numpy view of a numpy array, torch tensor, PIL image or list of PIL images."""
-    if isinstance(images, Image.Image):
-        return np.asarray(images)
+    if isinstance(images, Image.Image):  # as lists of them: any mode (palette, RGBA...) through PIL's own "L"
+        return to_mnist_form(images)
     if isinstance(images, (list, tuple)) and images and isinstance(images[0], Image.Image):
         return np.stack([to_mnist_form(im) for im in images])
     if isinstance(images, torch.Tensor):
@@ -38,14 +38,23 @@ def _to_array(images) -> np.ndarray:
     return np.asarray(images)
 
 
-def _channels_last(x: np.ndarray) -> np.ndarray:
+def _channels_last(x: np.ndarray, tensor: bool = False) -> np.ndarray:
     """Any accepted layout as a (N, H, W, C) view: a single image (H, W) or (H, W, C); a batch (N, H, W),
     (N, C, H, W) or (N, H, W, C), with C = 1 (grey), 3 (RGB) or 4 (RGBA). A 3-d array whose last axis is a
-    channel count and whose first is not (e.g. (28, 28, 1), (28, 28, 3)) is one image; else a batch."""
+    channel count and whose first is not (e.g. (28, 28, 1), (28, 28, 3)) is one image; else a batch of grey
+    images (N, H, W), as README documents for arrays. A 3-d torch tensor whose first axis is 3 or 4 is refused
+    as ambiguous: torchvision's ToTensor gives one RGB image as (3, H, W), a batch of grey images looks the same."""
     if x.ndim == 2:
         return x[None, :, :, None]
     if x.ndim == 3:
-        return x[None] if x.shape[-1] in (1, 3, 4) and x.shape[0] > 4 else x[..., None]
+        if x.shape[-1] in (1, 3, 4) and x.shape[0] > 4:
+            return x[None]
+        if tensor and x.shape[0] in (3, 4):
+            n = x.shape[0]
+            raise ValueError(f"a tensor of shape {tuple(x.shape)} is ambiguous: one {n}-channel image (C, H, W) or "
+                             f"{n} grey images (N, H, W)? Pass one colour image as (1, {n}, H, W), or grey images "
+                             f"as ({n}, 1, H, W)")
+        return x[..., None]
     if x.ndim == 4:
         return x.transpose(0, 2, 3, 1) if x.shape[1] in (1, 3, 4) and x.shape[-1] not in (1, 3, 4) else x
     raise ValueError(f"images must have 2 to 4 dimensions (H, W), (N, H, W) or (N, C, H, W); got shape {x.shape}")
@@ -110,7 +119,7 @@ def prepare(images) -> Images:
     x = _to_array(images)
     if x.dtype == bool or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
         raise ValueError(f"images must be numeric (uint8 0-255 or float), got dtype {x.dtype}")
-    x = _channels_last(x)
+    x = _channels_last(x, tensor=isinstance(images, torch.Tensor))
     if x.size == 0:
         raise ValueError(f"images is empty (shape {x.shape})")
     if x.shape[-1] not in (1, 3, 4):

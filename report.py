@@ -20,6 +20,8 @@ SEED_REPORTED = {
     "B": {"closed_set": 97.79, "binary": 98.42, "total": 96.75, "known": 96.61, "unknown": 97.45, "KMNIST": 95.09},
 }
 REPORT_TEMPLATE = ROOT / "report" / "REPORT.template.md"
+RENDERED_NOTE = ("<!-- Rendered by the notebook (OSR_WRITE_REPORT=1) from report/REPORT.template.md, with every number "
+                 "from report/results.json and weights/manifest.json: edit the template, not this file. -->")
 REPORT = ROOT / "report" / "REPORT.md"
 RESULT_DECIMALS = 4  # percentages to 1e-4 points: far below what any table shows, far above float noise
 TOLERANCE = 0.05  # points: how far a rerun's number may be from the results file before the check fails
@@ -45,13 +47,14 @@ def load_results(path: Path = RESULTS) -> dict:
 
 
 def differences(computed, stored, tolerance: float = TOLERANCE, where: str = "") -> list[str]:
-    """Every number in `computed` that `stored` lacks or holds more than `tolerance` away, as 'path: new vs old'.
-    Keys only in `stored` are ignored, so a part of the results can be checked on its own."""
+    """Every number in `computed` that `stored` lacks or holds more than `tolerance` away, as 'path: new vs old',
+    and every key of `stored` that the run did not compute (a stale number must not survive the check)."""
     if isinstance(computed, dict):
         if not isinstance(stored, dict):
             return [f"{where}: not in the stored results"]
-        return [d for k, v in computed.items()
-                for d in differences(v, stored.get(k), tolerance, f"{where}/{k}" if where else str(k))]
+        path = (lambda k: f"{where}/{k}") if where else str
+        return ([d for k, v in computed.items() for d in differences(v, stored.get(k), tolerance, path(k))]
+                + [f"{path(k)}: in the stored results, not computed by this run" for k in stored if k not in computed])
     if isinstance(computed, (list, tuple)):
         return [] if list(computed) == stored else [f"{where}: {list(computed)} vs {stored}"]
     if stored is None or abs(float(computed) - float(stored)) > tolerance or np.isnan(computed) != np.isnan(stored):
@@ -153,8 +156,9 @@ def robustness_markdown(results: dict) -> str:
 def render_report(results: dict, manifest: dict, template: Path = REPORT_TEMPLATE) -> str:
     """REPORT.md from its template: every number is a field filled from the results and the manifest."""
     best_sets = {k: v for k, v in results["systems"]["best"]["ood"].items() if k != "mean"}
-    return template.read_text().format(
-        r=results["systems"], m=manifest, results_tables=readme_table(results),
+    text = re.sub(r"<!-- This file is the template.*?-->", RENDERED_NOTE, template.read_text(), count=1, flags=re.S)
+    return text.format(
+        r=results["systems"], m=manifest, seed=SEED_REPORTED, results_tables=readme_table(results),
         robustness_table=robustness_markdown(results),
         selected=" + ".join(manifest["systems"]["best"]["components"]),
         worst_auroc=min(v["AUROC"] for v in best_sets.values()),

@@ -106,7 +106,38 @@ def test_mnist_format_fits_the_ink_in_20px_and_centres_its_mass():
 
 def test_omniglot_comes_in_two_renderings_of_all_19280_characters():
     sets = data.omniglot()
-    assert list(sets) == ["Omniglot (MNIST format)", "Omniglot (raw)"]
+    assert list(sets) == ["Omniglot dev (MNIST format)", "Omniglot dev (raw)"]
     for name, images in sets.items():
         assert images.shape == (19280, 28, 28) and images.dtype == np.uint8, name
         assert images[:, 0, 0].mean() < 5 and images.max() == 255, name  # white ink on black paper
+
+
+def _idx(shape: tuple[int, ...], magic: bytes = b"\x00\x00\x08") -> bytes:
+    header = magic + bytes([len(shape)]) + b"".join(n.to_bytes(4, "big") for n in shape)
+    return header + bytes(int(np.prod(shape)))
+
+
+def test_an_idx_file_is_read_with_the_shape_its_header_announces(tmp_path):
+    import gzip
+
+    (tmp_path / "ok.gz").write_bytes(gzip.compress(_idx((2, 3, 4))))
+    assert data._read_idx_gz(tmp_path / "ok.gz").shape == (2, 3, 4)
+
+
+@pytest.mark.parametrize("name, blob, message", [
+    ("foreign", b"<html>not found</html>", "not an IDX file"),
+    ("floats", _idx((2, 3, 4), magic=b"\x00\x00\x0d"), "not an IDX file"),
+    ("truncated", _idx((2, 3, 4))[:-5], "truncated"),
+])
+def test_a_foreign_or_truncated_idx_file_gets_a_clear_error(tmp_path, name, blob, message):
+    (tmp_path / name).write_bytes(blob)
+    with pytest.raises(ValueError, match=f"{name}.*{message}"):
+        data._read_idx_gz(tmp_path / name)
+
+
+def test_a_broken_gzip_stream_gets_a_clear_error(tmp_path):
+    import gzip
+
+    (tmp_path / "t.gz").write_bytes(gzip.compress(_idx((2, 3, 4)))[:-12])
+    with pytest.raises(ValueError, match="t.gz is not a readable IDX file"):
+        data._read_idx_gz(tmp_path / "t.gz")

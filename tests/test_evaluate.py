@@ -84,6 +84,14 @@ def test_ood_table_has_a_row_per_ood_set_and_their_mean(toy):
     assert table.loc["Noise", "OSR acc. unknown %"] == 50.0
 
 
+def test_the_rendered_report_says_it_is_rendered_and_from_what():
+    results = json.loads(report.RESULTS.read_text())
+    manifest = json.loads((report.ROOT / "weights" / "manifest.json").read_text())
+    text = report.render_report(results, manifest)
+    assert text.splitlines()[2] == report.RENDERED_NOTE and "template of REPORT.md" not in text
+    assert f"{report.SEED_REPORTED['B']['KMNIST']}%" in text  # the seeds' figures come from SEED_REPORTED
+
+
 def test_report_numbers_are_the_saved_results():
     results = json.loads(report.RESULTS.read_text())
     manifest = json.loads((report.ROOT / "weights" / "manifest.json").read_text())
@@ -108,10 +116,20 @@ def test_rounded_results_drop_float_noise_and_keep_the_layout():
 
 def test_differences_report_numbers_beyond_the_tolerance_and_missing_ones():
     stored = {"x": {"acc": 99.0, "auroc": 98.0}, "sets": ["a", "b"]}
-    assert report.differences({"x": {"acc": 99.04}, "sets": ["a", "b"]}, stored) == []
-    assert report.differences({"x": {"acc": 99.06}}, stored) == ["x/acc: 99.0600 vs 99.0"]
-    assert report.differences({"x": {"new": 1.0}}, stored) == ["x/new: 1.0000 vs None"]
-    assert report.differences({"sets": ["a"]}, stored) == ["sets: ['a'] vs ['a', 'b']"]
+    assert report.differences({"x": {"acc": 99.04, "auroc": 98.0}, "sets": ["a", "b"]}, stored) == []
+    assert report.differences({"x": {"acc": 99.06, "auroc": 98.0}, "sets": ["a", "b"]}, stored) == \
+        ["x/acc: 99.0600 vs 99.0"]
+    assert report.differences({"x": {"acc": 99.0, "auroc": 98.0, "new": 1.0}, "sets": ["a", "b"]}, stored) == \
+        ["x/new: 1.0000 vs None"]
+    assert report.differences({"x": {"acc": 99.0, "auroc": 98.0}, "sets": ["a"]}, stored) == \
+        ["sets: ['a'] vs ['a', 'b']"]
+
+
+def test_a_number_only_in_the_stored_results_is_a_difference():
+    stored = {"x": {"acc": 99.0, "stale": 50.0}, "sets": ["a"]}
+    assert report.differences({"x": {"acc": 99.0}, "sets": ["a"]}, stored) == \
+        ["x/stale: in the stored results, not computed by this run"]
+    assert report.differences({"sets": ["a"]}, stored) == ["x: in the stored results, not computed by this run"]
 
 
 def test_check_results_passes_on_the_stored_file_and_fails_on_a_changed_number(tmp_path):
@@ -137,9 +155,9 @@ def test_a_perturbed_threshold_is_caught_by_the_check_against_the_results_file()
 
     def mnist_accuracy(threshold: float) -> dict:
         preds = evaluate.rethreshold({"MNIST test": out}, threshold)["MNIST test"].preds
-        return {"systems": {"A": {"per_set": {"MNIST test": 100.0 * float(np.mean(preds == test.labels))}}}}
+        return 100.0 * float(np.mean(preds == test.labels))
 
-    stored = report.load_results()
+    stored = report.load_results()["systems"]["A"]["per_set"]["MNIST test"]
     assert report.differences(mnist_accuracy(model.threshold), stored) == []
     assert report.differences(mnist_accuracy(0.9 * model.threshold), stored) != []
 

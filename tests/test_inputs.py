@@ -10,7 +10,7 @@ import preprocess
 
 @pytest.fixture(scope="module")
 def digits():
-    return np.random.default_rng(0).integers(0, 256, (4, 28, 28), dtype=np.uint8)
+    return np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,25 @@ def test_a_single_image_is_a_batch_of_one(digits, reference, single):
 def test_other_sizes_are_resized_to_28px(digits, reference):
     big = np.kron(digits, np.ones((2, 2), dtype=np.uint8))  # 56x56, each pixel doubled
     out = preprocess.normalize(big)
-    assert out.shape == (4, 1, 28, 28)
+    assert out.shape == (5, 1, 28, 28)
     assert (out - reference).abs().mean() < 0.5  # an antialiased resize of a 2x upsampling is close, not exact
+
+
+def test_a_single_palette_pil_image_is_read_by_its_colours_not_its_palette_indices(digits, reference):
+    grey = Image.fromarray(digits[0])
+    palette = grey.convert("P", palette=Image.Palette.ADAPTIVE, colors=256)
+    assert not np.array_equal(np.asarray(palette), digits[0])  # the indices are not the grey levels
+    torch.testing.assert_close(preprocess.normalize(palette), preprocess.normalize([palette]))
+    assert (preprocess.normalize(palette) - reference[:1]).abs().max() < 0.1  # an adaptive palette rounds a little
+
+
+@pytest.mark.parametrize("n", [3, 4])
+def test_a_3d_tensor_that_could_be_one_colour_image_or_several_grey_ones_is_refused(n):
+    with pytest.raises(ValueError, match=rf"ambiguous.*\(1, {n}, H, W\).*\({n}, 1, H, W\)"):
+        preprocess.prepare(torch.rand(n, 28, 28))
+    assert len(preprocess.prepare(torch.rand(1, n, 28, 28))) == 1  # what torchvision's ToTensor gives, batched
+    assert len(preprocess.prepare(torch.rand(n, 1, 28, 28))) == n
+    assert len(preprocess.prepare(np.zeros((n, 28, 28)))) == n  # arrays are (N, H, W), as README says
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -69,9 +86,9 @@ def test_corruptions_keep_the_raw_mnist_form_and_change_the_image(digits):
         out = data.corrupt(digits, kind)
         assert out.shape == digits.shape and out.dtype == np.uint8, kind
         assert not np.array_equal(out, digits), kind
-    assert np.array_equal(data.corrupt(digits, "inverted"), 255 - digits)
-    with pytest.raises(ValueError):
-        data.corrupt(digits, "melted")
+    for unknown in ("inverted", "melted"):  # inverted digits are a proxy unknown, not a corruption of a known
+        with pytest.raises(ValueError):
+            data.corrupt(digits, unknown)
 
 
 def test_shift_moves_each_image_by_its_own_whole_pixels_and_fills_the_border():

@@ -97,6 +97,27 @@ def test_a_manifest_from_an_older_train_py_is_refused_naming_what_it_lacks(weigh
         osr.load_osr_model(weights_copy)
 
 
+def test_a_weights_file_the_manifest_does_not_list_is_refused_as_unlisted(weights_copy):
+    manifest = json.loads((weights_copy / "manifest.json").read_text())
+    del manifest["files"]["classifier_b.pth"]
+    (weights_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="classifier_b.pth is not listed in manifest.json"):
+        osr.load_osr_model(weights_copy, system="B")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m["systems"]["best"].update(threshold=float("nan")), r"systems.best.threshold = nan"),
+    (lambda m: m["systems"]["A"]["thresholds"].update(l2=float("inf")), r"systems.A.thresholds.l2 = inf"),
+    (lambda m: m["systems"]["best"]["stats"]["kNN"].__setitem__(1, 0.0), r"systems.best.stats.kNN \(std 0.0\)"),
+])
+def test_a_manifest_with_a_non_finite_threshold_or_a_zero_std_is_refused(weights_copy, edit, message):
+    manifest = json.loads((weights_copy / "manifest.json").read_text())
+    edit(manifest)
+    (weights_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=message):
+        osr.load_osr_model(weights_copy)
+
+
 def test_manifest_matches_every_committed_weights_file():
     manifest = models.read_manifest(WEIGHTS)
     for path in WEIGHTS.glob("*.pth"):
