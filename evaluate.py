@@ -16,7 +16,6 @@ import detectors
 import helpers
 import metrics
 from data import SEED, UNKNOWN, Split, corrupt
-from detectors import BENCHMARKED, CombinedDetector
 from osr import OSRModel, Outputs
 from preprocess import batched
 
@@ -36,7 +35,7 @@ def benchmark_run(model: OSRModel, reference: Split, sets: dict[str, Split]
     as in train.py's selection) and the best model's own outputs, read from the same scores: one pass per set
     through the model's networks and input pipeline."""
     own = model.detector
-    every = CombinedDetector(model.classifier, own.reconstruction, own.scorer, BENCHMARKED)
+    every = detectors.CombinedDetector(model.classifier, own.reconstruction, own.scorer, detectors.BENCHMARKED)
     raw, outputs = {}, {}
     for name, split in tqdm({REFERENCE: reference, **sets}.items(), desc="benchmark", unit="set", leave=False):
         digits, raw[name] = model.run(split.images, every)

@@ -208,3 +208,21 @@ def test_tsne_of_codes_gives_a_point_prediction_and_source_per_picked_image(toy)
         tsne.return_value.fit_transform.side_effect = lambda codes: codes[:, :2]
         points, preds, is_ood = evaluate.tsne_of_codes(autoencoder, sets, outs, picks)
     assert points.shape == (4, 2) and preds.tolist() == [1, 10, 5, 7] and is_ood.tolist() == [False] * 3 + [True]
+
+
+def test_the_benchmarks_one_pass_gives_the_best_models_own_outputs():
+    import osr
+    from data import Split, mnist_splits, noise_images
+
+    model = osr.load_osr_model()
+    splits = mnist_splits()
+    sets = {"MNIST test": Split(splits["test"].images[:64], splits["test"].labels[:64]),
+            "Noise": Split(noise_images("uniform", 16), np.full(16, 10))}
+    scores, outputs = evaluate.benchmark_run(model, Split(splits["val"].images[:200], splits["val"].labels[:200]),
+                                             sets)
+    assert list(scores) == list(outputs) == ["MNIST test", "Noise"]
+    for name, split in sets.items():
+        own = model.outputs(split.images)
+        np.testing.assert_array_equal(outputs[name].preds, own.preds)
+        np.testing.assert_allclose(outputs[name].scores, own.scores, rtol=1e-12)
+        assert set(scores[name]) >= set(evaluate.detectors.BENCHMARKED)
