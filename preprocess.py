@@ -18,7 +18,7 @@ TIE = 1e-6  # px: how close to a half pixel a centre must be to count as exactly
 # The pipeline's batches are float64 (exact normalisation and whole-pixel moves); each network casts them to its
 # own inference dtype (models.FAST / models.EXACT).
 DTYPE = torch.float64
-BATCH = 128  # inference batch: small enough that a layer's activations stay in cache (measured in bench.py)
+BATCH = 128  # inference batch: small enough that a layer's activations stay in cache (larger ones ran slower)
 _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601-2, as PIL's convert("L")
 
 
