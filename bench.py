@@ -22,14 +22,15 @@ import report
 import osr
 import train
 from data import SEED, Split, mnist_splits
-from models import Autoencoder, ConvNet, SystemB
+from models import Autoencoder, ConvNet, DigitOrNot, SystemB
 
 ROOT = Path(__file__).resolve().parent
 OUT = ROOT / "report" / "bench.json"
 
 
 def epoch_seconds(splits: dict[str, Split]) -> dict[str, float]:
-    """Wall time of one training epoch over MNIST train (50,000 images), each network as train.py trains it."""
+    """Wall time of one training epoch over MNIST train (50,000 images; the digit-or-not network's also over its
+    drawn outliers), each network as train.py trains it."""
     runs = {
         "classifier (A, best)": lambda: train.train_network(ConvNet(), train.classifier_loss, splits["train"],
                                                             splits["val"], 1, "bench", augment=train.random_affine),
@@ -38,7 +39,11 @@ def epoch_seconds(splits: dict[str, Split]) -> dict[str, float]:
         "system B (joint)": lambda: train.train_network(SystemB(), train.system_b_loss(torch.Generator()),
                                                         splits["train"], splits["val"], 1, "bench",
                                                         lr=0.01, batch_size=200, schedule=train.step_lr),
+        "digit-or-not (best)": lambda: train.train_network(DigitOrNot(), train.digit_or_not_loss, drawn["train"],
+                                                           drawn["val"], 1, "bench", augment=train.style_augment),
     }
+    drawn = {"train": train.outlier_split(splits["train"], train.DRAWN, SEED + 1),  # drawing them is not timed
+             "val": train.outlier_split(splits["val"], {f: n // 10 for f, n in train.DRAWN.items()}, SEED + 11)}
     return {name: round(run()[1]["seconds"], 1) for name, run in runs.items()}
 
 
@@ -67,7 +72,7 @@ def readme_block(bench: dict) -> str:
              f"torch {m['torch']} with {m['torch_threads']} threads.", "",
              "| measure | value |", "|---|---|"]
     lines += [f"| training, one epoch of {k} | {v:.1f} s |" for k, v in bench["epoch_seconds"].items()]
-    epochs = (train.EPOCHS["classifier"], train.EPOCHS["autoencoder"], train.EPOCHS["B"])  # epoch_seconds' order
+    epochs = [train.EPOCHS[k] for k in ("classifier", "autoencoder", "B", "digit_or_not")]  # epoch_seconds' order
     total = sum(s * n for s, n in zip(bench["epoch_seconds"].values(), epochs))
     lines.append(f"| training, all epochs of `train.py` at these rates | {total:.0f} s |")
     lines += [f"| predict, system {s}, batch {b} | {v:,.0f} images/s |"

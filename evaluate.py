@@ -31,17 +31,19 @@ def run_sets(model: OSRModel, sets: dict[str, Split]) -> dict[str, Outputs]:
 
 def benchmark_run(model: OSRModel, reference: Split, sets: dict[str, Split]
                   ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Outputs]]:
-    """Every benchmarked score on each set (combinations z-normalised on `reference`, the MNIST validation split,
-    as in train.py's selection) and the best model's own outputs, read from the same scores: one pass per set
-    through the model's networks and input pipeline."""
+    """Every benchmarked score on each set and on `reference` (the MNIST validation split, under REFERENCE: the
+    combinations are z-normalised on it, as in train.py's selection, and "rejected @1%" thresholded on it), and
+    the best model's own outputs on each set, read from the same scores: one pass per set through the model's
+    networks and input pipeline."""
     own = model.detector
-    every = detectors.CombinedDetector(model.classifier, own.reconstruction, own.scorer, detectors.BENCHMARKED)
+    every = detectors.CombinedDetector(model.classifier, own.reconstruction, own.scorer, detectors.BENCHMARKED,
+                                       digit_or_not=own.digit_or_not)
     raw, outputs = {}, {}
     for name, split in tqdm({REFERENCE: reference, **sets}.items(), desc="benchmark", unit="set", leave=False):
         digits, raw[name] = model.run(split.images, every)
         outputs[name] = model.decide(digits, {c: raw[name][c] for c in own.components})
     scores = detectors.referenced(raw, REFERENCE)[1]
-    del scores[REFERENCE], outputs[REFERENCE]  # it only provides the z statistics
+    del outputs[REFERENCE]  # its scores stay: the z statistics and the "rejected @1%" thresholds
     return scores, outputs
 
 

@@ -70,6 +70,15 @@ def fit_threshold(scores: np.ndarray, z: float = 3.0) -> float:
     return float(scores.mean() + z * scores.std())
 
 
+def quantile_threshold(scores: np.ndarray, rate: float = 0.01) -> float:
+    """The score above which a share `rate` of in-distribution scores lies (the best model's rule: its scores
+    combine detectors of different tails, which mean + z std would weigh unevenly)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.size == 0 or not np.all(np.isfinite(scores)) or not 0 < rate < 1:
+        raise ValueError("quantile_threshold needs a non-empty array of finite scores and 0 < rate < 1")
+    return float(np.quantile(scores, 1 - rate))
+
+
 def osr_decision(digits: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
     """Open-set labels: the classifier's digit, or UNKNOWN (10) where the score exceeds the threshold."""
     return np.where(np.asarray(scores) > threshold, UNKNOWN, np.asarray(digits)).astype(np.int64)

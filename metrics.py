@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, confusion_matrix, f1_score, roc_auc_score
 
+import helpers
 from data import UNKNOWN
 
 
@@ -34,6 +35,15 @@ def fpr_at_95_tpr(known: np.ndarray, unknown: np.ndarray) -> float:
     known = np.sort(np.asarray(known, dtype=np.float64))
     threshold = known[int(np.ceil(0.95 * len(known))) - 1]
     return 100.0 * float(np.mean(np.asarray(unknown) <= threshold))
+
+
+FALSE_ALARMS = 0.01  # "rejected @1%": the share of unknowns rejected where 1% of validation digits are
+
+
+def rejected_at(reference: np.ndarray, unknown: np.ndarray, rate: float = FALSE_ALARMS) -> float:
+    """Share of unknown images (%) scoring above the threshold that rejects `rate` of the reference digits
+    (the MNIST validation split): what a user gets at that false-alarm rate."""
+    return 100.0 * float(np.mean(np.asarray(unknown) > helpers.quantile_threshold(reference, rate)))
 
 
 def ood_metrics(known: np.ndarray, unknown: np.ndarray) -> dict[str, float]:
@@ -70,11 +80,16 @@ def confusion(preds: np.ndarray, labels: np.ndarray, binary: bool = False) -> np
 
 
 def benchmark(known: dict[str, np.ndarray], unknown: dict[str, dict[str, np.ndarray]],
-              metrics: tuple[str, ...] = ("AUROC", "FPR95")) -> pd.DataFrame:
-    """Detectors (rows) x (set, metric) columns, plus the mean over sets; scores higher = more unknown."""
+              metrics: tuple[str, ...] = ("AUROC", "FPR95", "rejected @1%"),
+              reference: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """Detectors (rows) x (set, metric) columns, plus the mean over sets; scores higher = more unknown.
+    "rejected @1%" thresholds each detector on its `reference` scores (the MNIST validation split; default: the
+    known scores)."""
+    reference = known if reference is None else reference
     table = {}
     for det, k in known.items():
-        per_set = {name: ood_metrics(k, scores[det]) for name, scores in unknown.items()}
+        per_set = {name: ood_metrics(k, scores[det]) | {"rejected @1%": rejected_at(reference[det], scores[det])}
+                   for name, scores in unknown.items()}
         row = {(name, m): v[m] for name, v in per_set.items() for m in metrics}
         row |= {("mean", m): float(np.mean([v[m] for v in per_set.values()])) for m in metrics}
         table[det] = row

@@ -15,7 +15,7 @@ import torch
 
 import helpers
 from detectors import CombinedDetector, Detector, FeatureScorer, MSEDetector, ReconstructionDetector
-from models import Autoencoder, BNAutoencoder, ConvNet, DeepCNN, load_network, read_manifest
+from models import Autoencoder, BNAutoencoder, ConvNet, DeepCNN, DigitOrNot, load_network, read_manifest
 from preprocess import batched
 
 SYSTEMS = ("best", "A", "B")
@@ -103,6 +103,7 @@ def load_osr_model(weights_dir: str | Path = WEIGHTS, system: str = "best") -> O
     if system == "A":
         return OSRModel(system, classifier, reconstruction)
     scorer = load_network(FeatureScorer(), weights_dir, spec["scorer"], manifest)
+    digit_or_not = load_network(DigitOrNot(), weights_dir, spec["digit_or_not"], manifest)
     detector = CombinedDetector(classifier, reconstruction, scorer, tuple(spec["components"]),
-                                {k: tuple(v) for k, v in spec["stats"].items()})
+                                {k: tuple(v) for k, v in spec["stats"].items()}, digit_or_not)
     return OSRModel(system, classifier, detector, spec["threshold"], spec["centre_by_mass"])

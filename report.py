@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from train import DRAWN
+
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "report" / "results.json"
 README = ROOT / "README.md"
@@ -161,5 +163,6 @@ def render_report(results: dict, manifest: dict, template: Path = REPORT_TEMPLAT
         r=results["systems"], m=manifest, seed=SEED_REPORTED, results_tables=readme_table(results),
         robustness_table=robustness_markdown(results),
         selected=" + ".join(manifest["systems"]["best"]["components"]),
+        drawn=" + ".join(f"{n:,} {family}" for family, n in DRAWN.items()),
         worst_auroc=min(v["AUROC"] for v in best_sets.values()),
         worst_fpr95=max(v["FPR95"] for v in best_sets.values()))

@@ -1,7 +1,8 @@
 """Training of the networks, threshold fitting on the MNIST validation split, and the weights manifest.
 
 Run `python train.py` to retrain everything and rewrite weights/ (the manifest records how long it took).
-Only MNIST train is used for fitting, MNIST validation for checkpoint selection and thresholds. Networks train
+Only MNIST train is used for fitting (with outliers drawn by a program for the digit-or-not network), MNIST
+validation for checkpoint selection and thresholds. Networks train
 in float32 and are saved so; thresholds and detectors are fitted on them as `osr` loads them for inference
 (`models.for_inference`: each in its inference dtype).
 """
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -22,17 +24,22 @@ from tqdm import tqdm
 
 import detectors
 import helpers
+import models
+import outliers
 from data import SEED, Split, mnist_splits
 from detectors import FeatureScorer, MSEDetector, ReconstructionDetector
-from models import Autoencoder, ConvNet, Manifest, SystemB, for_inference, load_network, read_manifest, sha256
+from models import Autoencoder, ConvNet, DigitOrNot, Manifest, SystemB, for_inference, load_network, sha256
 from osr import WEIGHTS
-from preprocess import batched, normalize
+from preprocess import MNIST_MEAN, MNIST_STD, batched, centre_by_mass, normalize
 
-EPOCHS = {"classifier": 10, "autoencoder": 15, "B": 6}
+EPOCHS = {"classifier": 10, "autoencoder": 15, "B": 6, "digit_or_not": 5}
 B_THRESHOLD_FROM = "validation"  # or "train", the seed's rule; see fit_system_b
 NETS_A = {"classifier": "classifier.pth", "autoencoder": "autoencoder_a.pth"}  # the best system shares A's
+DIGIT_OR_NOT = "digit_or_not.pth"
+DRAWN = {"strokes": 30000, "blobs": 15000}  # drawn outliers per training family of the digit-or-not network
 CENTRE = True  # the best system moves each image to MNIST's centre of mass (A and B read it as the seeds did)
 Z = 3.0
+FALSE_ALARMS = 0.01  # the best model's threshold rejects this share of the MNIST validation split
 
 
 def set_seed(seed: int = SEED) -> None:
@@ -65,6 +72,52 @@ def half_batch_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Ten
     half = len(x) // 2
     moved = random_affine(x[:half], generator, degrees=8.0, translate=0.08, scale=(0.92, 1.0), shear=0.3)
     return torch.cat([moved, x[half:]])
+
+
+def style_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A random pen and finish for a normalised batch, digits and outliers alike, so that the digit-or-not network
+    cannot tell them apart by how they were drawn: the ink thickened (30%) or thinned (30%) by a 3x3 grey-level
+    dilation or erosion, blended in at a random strength; blurred (30%); peak rescaled to white; then rotated up
+    to 10 degrees, scaled 0.85-1.1, sheared up to 0.2, and moved to MNIST's centre of mass as the best system
+    reads every input."""
+    n = len(x)
+    ink = x * MNIST_STD + MNIST_MEAN
+    pen = torch.rand(n, generator=generator)[:, None, None, None]
+    strength = torch.rand(n, 1, 1, 1, generator=generator)
+    thick, thin = F.max_pool2d(ink, 3, 1, 1), -F.max_pool2d(-ink, 3, 1, 1)
+    ink = torch.where(pen < 0.3, ink + (thick - ink) * strength,
+                      torch.where(pen > 0.7, ink + (thin - ink) * strength, ink))
+    kernel = torch.tensor([1.0, 2.0, 1.0])
+    kernel = (kernel[:, None] * kernel[None] / 16).to(ink)[None, None]
+    blur = torch.rand(n, generator=generator)[:, None, None, None] < 0.3
+    ink = torch.where(blur, F.conv2d(ink, kernel, padding=1), ink)
+    ink = ink / ink.amax((1, 2, 3), keepdim=True).clamp_min(1e-6)
+    moved = random_affine((ink - MNIST_MEAN) / MNIST_STD, generator, degrees=10.0, translate=0.0, scale=(0.85, 1.1),
+                          shear=0.2)
+    return centre_by_mass(moved)
+
+
+def digit_or_not_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Binary cross-entropy of "not a digit" (label 1 = drawn outlier) and the number of correct decisions."""
+    logits = net(x)
+    return F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype)), int(((logits > 0) == (y > 0)).sum())
+
+
+def outlier_split(digits: Split, counts: dict[str, int], seed: int) -> Split:
+    """MNIST digits (label 0) and drawn outliers of the given families (label 1), for the digit-or-not network."""
+    drawn = [outliers.draw(family, n, seed + i) for i, (family, n) in enumerate(counts.items())]
+    return Split(np.concatenate([digits.images, *drawn]),
+                 np.r_[np.zeros(len(digits), np.int64), np.ones(sum(counts.values()), np.int64)])
+
+
+def train_digit_or_not(splits: dict[str, Split], epochs: int, device: str = "cpu") -> tuple[DigitOrNot, dict]:
+    """The digit-or-not network, trained on MNIST train against drawn outliers of the training families
+    (`outliers.TRAINED`, DRAWN of each), its epoch kept by accuracy on MNIST validation against a tenth as many
+    fresh outliers of those families."""
+    train = outlier_split(splits["train"], DRAWN, SEED + 1)
+    val = outlier_split(splits["val"], {f: n // 10 for f, n in DRAWN.items()}, SEED + 11)
+    return train_network(DigitOrNot(), digit_or_not_loss, train, val, epochs, "digit-or-not", augment=style_augment,
+                         device=device)
 
 
 def contrastive_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
@@ -177,21 +230,32 @@ def fit_reconstruction_thresholds(autoencoder: Autoencoder, val: Split, z: float
     return {"l2": helpers.fit_threshold(raw["l2"], z), "otsu": helpers.fit_threshold(raw["otsu"], z), "z": z}
 
 
-def fit_best_system(classifier: ConvNet, reconstruction: ReconstructionDetector, splits: dict[str, Split],
-                    weights_dir: Path, z: float = Z, centre: bool = CENTRE) -> tuple[dict, dict]:
-    """Fit the feature detectors on MNIST train, select the detector, threshold it at mean + z*std on validation;
-    every image moved to MNIST's centre of mass first when `centre`, as the best system reads its input."""
+def selection_row(held_out: pd.DataFrame, trained: pd.DataFrame, detector: str) -> dict[str, float]:
+    """One candidate's line of the selection record: the share rejected @1% of each proxy family, the means it was
+    ranked by (held-out proxies), and the mean over the families the digit-or-not network was trained on."""
+    row = {name: float(table.loc[detector, (name, "rejected @1%")]) for table in (held_out, trained)
+           for name in dict.fromkeys(column for column, _ in table.columns) if name != "mean"}
+    return row | {"held-out mean": float(held_out.loc[detector, ("mean", "rejected @1%")]),
+                  "held-out mean AUROC": float(held_out.loc[detector, ("mean", "AUROC")]),
+                  "trained-on mean": float(trained.loc[detector, ("mean", "rejected @1%")])}
+
+
+def fit_best_system(classifier: ConvNet, reconstruction: ReconstructionDetector, digit_or_not: DigitOrNot,
+                    splits: dict[str, Split], weights_dir: Path, rate: float = FALSE_ALARMS, centre: bool = CENTRE
+                    ) -> tuple[dict, dict]:
+    """Fit the feature detectors on MNIST train, select the detector, threshold it where it rejects `rate` of the
+    validation split; every image moved to MNIST's centre of mass first when `centre`, as the best system reads
+    its input."""
     features = batched(lambda x: {"f": classifier.features(x).numpy()}, splits["train"].images, centre=centre)["f"]
     scorer = FeatureScorer().fit(torch.as_tensor(features), torch.as_tensor(splits["train"].labels))
     torch.save(scorer.state_dict(), weights_dir / "feature_scorer.pth")
     for_inference(scorer)
-    detector, table, val_scores = detectors.select(classifier, reconstruction, scorer, splits["val"], centre)
-    threshold = helpers.fit_threshold(val_scores, z)
-    spec = {**NETS_A, "scorer": "feature_scorer.pth", "centre_by_mass": centre,
+    detector, table, seen, val_scores = detectors.select(classifier, reconstruction, scorer, digit_or_not,
+                                                         splits["val"], centre)
+    spec = {**NETS_A, "scorer": "feature_scorer.pth", "digit_or_not": DIGIT_OR_NOT, "centre_by_mass": centre,
             "components": list(detector.components), "stats": detector.stats,
-            "threshold": threshold, "z": z,
-            "selection": {det: {"mean proxy AUROC": float(table.loc[det, ("mean", "AUROC")]),
-                                "mean proxy FPR95": float(table.loc[det, ("mean", "FPR95")])} for det in table.index}}
+            "threshold": helpers.quantile_threshold(val_scores, rate), "false_alarms": rate,
+            "selection": {det: selection_row(table, seen, det) for det in table.index}}
     entry = {"sha256": sha256(weights_dir / "feature_scorer.pth"), "fitted_on": "MNIST train features"}
     return spec, entry
 
@@ -219,14 +283,27 @@ def fit_system_b(splits: dict[str, Split], epochs: int, weights_dir: Path, z: fl
     return spec, files, history
 
 
-def refit(weights_dir: Path = WEIGHTS) -> Manifest:
+def refit(weights_dir: Path = WEIGHTS, digit_or_not: bool = False, device: str = "cpu") -> Manifest:
     """Refit the best system (feature detectors, selection, threshold) on the networks in weights_dir, without
-    retraining them; rewrites feature_scorer.pth and the best system's entry of the manifest."""
-    manifest = read_manifest(weights_dir)
+    retraining them, or after retraining the digit-or-not network alone (`digit_or_not`); rewrites
+    feature_scorer.pth (and digit_or_not.pth, its history and the total training time) and the manifest.
+    The best system's entry is rewritten, so only the rest of the manifest has to be in today's layout."""
+    manifest = json.loads((weights_dir / "manifest.json").read_text())
+    if missing := [key for key in ("files", "systems", "history", "train_seconds") if key not in manifest]:
+        raise ValueError(f"{weights_dir / 'manifest.json'} lacks {', '.join(missing)}: {models.RETRAIN_HINT}")
+    splits = mnist_splits()
+    if digit_or_not:
+        history = json.loads((weights_dir / manifest["history"]).read_text())
+        manifest["train_seconds"] -= history.get("digit_or_not", {}).get("seconds", 0.0)
+        net, history["digit_or_not"] = train_digit_or_not(splits, EPOCHS["digit_or_not"], device)
+        manifest["files"][DIGIT_OR_NOT] = save_network(net, DIGIT_OR_NOT, history["digit_or_not"], weights_dir)
+        manifest["train_seconds"] = round(manifest["train_seconds"] + history["digit_or_not"]["seconds"], 1)
+        (weights_dir / manifest["history"]).write_text(json.dumps(history, indent=1))
     classifier = load_network(ConvNet(), weights_dir, NETS_A["classifier"], manifest)
     autoencoder = load_network(Autoencoder(), weights_dir, NETS_A["autoencoder"], manifest)
     reconstruction = ReconstructionDetector(autoencoder, manifest["systems"]["A"]["thresholds"])
-    best, manifest["files"]["feature_scorer.pth"] = fit_best_system(classifier, reconstruction, mnist_splits(),
+    judge = load_network(DigitOrNot(), weights_dir, DIGIT_OR_NOT, manifest)
+    best, manifest["files"]["feature_scorer.pth"] = fit_best_system(classifier, reconstruction, judge, splits,
                                                                     weights_dir)
     manifest["systems"]["best"] = best
     (weights_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
@@ -242,12 +319,14 @@ def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS, device: s
                                       epochs["classifier"], "classifier", augment=random_affine, device=device)
     autoencoder, h_ae = train_network(Autoencoder(), autoencoder_loss, splits["train"], splits["val"],
                                       epochs["autoencoder"], "autoencoder", device=device)
+    judge, h_judge = train_digit_or_not(splits, epochs["digit_or_not"], device)
     files = {"classifier.pth": save_network(classifier, "classifier.pth", h_clf, weights_dir),
-             "autoencoder_a.pth": save_network(autoencoder, "autoencoder_a.pth", h_ae, weights_dir)}
-    classifier, autoencoder = for_inference(classifier), for_inference(autoencoder)
+             "autoencoder_a.pth": save_network(autoencoder, "autoencoder_a.pth", h_ae, weights_dir),
+             DIGIT_OR_NOT: save_network(judge, DIGIT_OR_NOT, h_judge, weights_dir)}
+    classifier, autoencoder, judge = for_inference(classifier), for_inference(autoencoder), for_inference(judge)
     thresholds_a = fit_reconstruction_thresholds(autoencoder, splits["val"])
     best, files["feature_scorer.pth"] = fit_best_system(
-        classifier, ReconstructionDetector(autoencoder, thresholds_a), splits, weights_dir)
+        classifier, ReconstructionDetector(autoencoder, thresholds_a), judge, splits, weights_dir)
     spec_b, files_b, h_b = fit_system_b(splits, epochs["B"], weights_dir, device=device)
     files |= files_b
     manifest: Manifest = {
@@ -258,9 +337,9 @@ def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS, device: s
                     "B": spec_b},
         "history": "history.json",
         # B's two networks share one run: count it once
-        "train_seconds": round(h_clf["seconds"] + h_ae["seconds"] + h_b["seconds"], 1),
+        "train_seconds": round(h_clf["seconds"] + h_ae["seconds"] + h_judge["seconds"] + h_b["seconds"], 1),
     }
-    history = {"classifier": h_clf, "autoencoder_a": h_ae, "system_b": h_b}
+    history = {"classifier": h_clf, "autoencoder_a": h_ae, "digit_or_not": h_judge, "system_b": h_b}
     (weights_dir / "history.json").write_text(json.dumps(history, indent=1))
     (weights_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
@@ -273,8 +352,13 @@ if __name__ == "__main__":
                         help="where to train: cpu (default, the committed run) or cuda (e.g. on Colab)")
     parser.add_argument("--refit", action="store_true",
                         help="keep the trained networks; refit only the best system's detector and threshold")
+    parser.add_argument("--digit-or-not", action="store_true",
+                        help="retrain only the digit-or-not network (about 5 minutes), then refit as --refit does")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: no CUDA GPU is available here")
-    manifest = refit(args.weights) if args.refit else main(args.weights, device=args.device)
+    if args.refit or args.digit_or_not:
+        manifest = refit(args.weights, args.digit_or_not, args.device)
+    else:
+        manifest = main(args.weights, device=args.device)
     print(json.dumps(manifest, indent=2))

@@ -5,6 +5,7 @@ import torch
 
 import data
 import detectors
+import models
 
 
 @pytest.fixture
@@ -158,3 +159,8 @@ def test_new_library_scores_are_higher_for_an_unfamiliar_feature(scorer, toy_det
     both = torch.cat([familiar, odd]).double()
     for name, s in toy_detector.raw_scores(both, both).items():
         assert s[1] > s[0], name
+
+
+def test_the_trained_score_without_its_network_is_refused():
+    with pytest.raises(ValueError, match="digit-or-not"):
+        detectors.CombinedDetector(models.ConvNet(), None, detectors.FeatureScorer(), ("kNN", detectors.TRAINED))

@@ -73,3 +73,15 @@ def test_fit_threshold_rejects_empty_or_non_finite_scores(bad):
 def test_osr_decision_rejects_only_scores_strictly_above_the_threshold():
     out = helpers.osr_decision(np.array([3, 4, 5]), np.array([0.5, 1.0, 1.5]), threshold=1.0)
     assert out.tolist() == [3, 4, 10]
+
+
+def test_quantile_threshold_rejects_the_asked_share_of_known_scores():
+    scores = np.arange(1000, dtype=float)
+    threshold = helpers.quantile_threshold(scores, 0.01)
+    assert np.mean(scores > threshold) == pytest.approx(0.01, abs=0.001)
+
+
+@pytest.mark.parametrize("bad, rate", [(np.array([]), 0.01), (np.array([1.0, np.inf]), 0.01), (np.ones(3), 1.0)])
+def test_quantile_threshold_refuses_empty_or_non_finite_scores_and_a_rate_outside_0_1(bad, rate):
+    with pytest.raises(ValueError):
+        helpers.quantile_threshold(bad, rate)

@@ -51,3 +51,11 @@ def test_macro_f1_averages_over_all_eleven_classes():
     preds = labels.copy()
     preds[10] = 0  # the unknown is taken for a 0: class 0 F1 = 2/3, class 10 F1 = 0
     assert metrics.macro_f1(preds, labels) == pytest.approx(100 * (9 + 2 / 3) / 11)
+
+
+def test_rejected_at_1_percent_thresholds_on_the_reference_scores():
+    reference = np.arange(100, dtype=float)  # 1% above 98.01
+    unknown = np.array([50.0, 98.5, 99.5, 200.0])
+    assert metrics.rejected_at(reference, unknown) == 75.0
+    table = metrics.benchmark({"d": np.zeros(10)}, {"set": {"d": unknown}}, reference={"d": reference})
+    assert table.loc["d", ("set", "rejected @1%")] == 75.0

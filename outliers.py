@@ -1,0 +1,100 @@
+"""Outliers drawn by a program: images that hold no data from any image set, to teach a network what a
+non-digit looks like (`../shared/GUIDE.md`, section 3).
+
+Two families train the digit-or-not network (`models.DigitOrNot`): pen strokes (1-4 cubic Bezier curves) and
+smooth blobs. One family is kept for selection and never trained on: pen scribbles made of circular arcs and
+straight segments. Strokes and scribbles are drawn on a 105 px canvas with Omniglot's pen width and rendered as
+MNIST's digits were made (`data.mnist_format`: MNIST's pen, the ink box scaled into 20x20, centred by mass);
+blobs are thresholded smooth noise with soft edges, anywhere in the frame. Every generator is seeded:
+the same seed gives the same images. uint8 (N, 28, 28), white ink on black.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from data import OMNIGLOT_PEN, SEED, mnist_format
+
+CANVAS = 105  # px, Omniglot's drawing size: the pen and the rendering are then those of data.mnist_format
+PEN = round(OMNIGLOT_PEN)
+TRAINED = ("strokes", "blobs")
+HELD_OUT = ("scribbles",)  # a second pen model: selection only
+
+
+def _render(paths: list[np.ndarray], as_drawn: bool) -> np.ndarray:
+    """Polylines (points in canvas pixels) drawn with the pen, in MNIST's format or, `as_drawn`, the canvas
+    shrunk to 28x28 as it is (data.omniglot's "raw" rendering: a thin pen, the character where it was drawn)."""
+    canvas = Image.new("1", (CANVAS, CANVAS))
+    draw = ImageDraw.Draw(canvas)
+    for path in paths:
+        draw.line([tuple(p) for p in path], fill=1, width=PEN, joint="curve")
+        for end in (path[0], path[-1]):  # round pen ends, as a pen lifted from paper leaves them
+            draw.ellipse([*(end - PEN / 2), *(end + PEN / 2)], fill=1)
+    if as_drawn:
+        return np.asarray(canvas.convert("L").resize((28, 28), Image.BOX))
+    return mnist_format(np.asarray(canvas, bool))
+
+
+def _bezier(rng: np.random.Generator, points: int = 40) -> np.ndarray:
+    """One cubic Bezier curve with control points anywhere in the canvas' inner 80%."""
+    control = rng.uniform(0.1 * CANVAS, 0.9 * CANVAS, (4, 2))
+    t = np.linspace(0, 1, points)[:, None]
+    return ((1 - t) ** 3 * control[0] + 3 * (1 - t) ** 2 * t * control[1] + 3 * (1 - t) * t**2 * control[2]
+            + t**3 * control[3])
+
+
+def strokes(n: int, seed: int = SEED) -> np.ndarray:
+    """Pseudo-characters of 1-4 cubic Bezier strokes (training family)."""
+    rng = np.random.default_rng(seed)
+    return np.stack([_render([_bezier(rng) for _ in range(rng.integers(1, 5))], i % 2 == 1) for i in range(n)])
+
+
+def _scribble(rng: np.random.Generator) -> np.ndarray:
+    """One pen path of 2-5 pieces, each a circular arc (20-300 degrees) or a straight segment, joined end to end
+    with the heading carried over, so the path turns and loops as handwriting does."""
+    position = rng.uniform(0.3 * CANVAS, 0.7 * CANVAS, 2)
+    heading = rng.uniform(0, 2 * np.pi)
+    path = [position]
+    for _ in range(rng.integers(2, 6)):
+        length = rng.uniform(0.15, 0.5) * CANVAS
+        turn = 0.0 if rng.random() < 0.4 else rng.choice([-1, 1]) * np.deg2rad(rng.uniform(20, 300))
+        for step in range(1, 21):
+            angle = heading + turn * step / 20
+            position = position + length / 20 * np.array([np.cos(angle), np.sin(angle)])
+            path.append(position)
+        heading += turn + (rng.uniform(-np.pi, np.pi) if rng.random() < 0.3 else 0.0)  # sometimes a corner
+    return np.clip(np.array(path), 0, CANVAS - 1)
+
+
+def scribbles(n: int, seed: int = SEED) -> np.ndarray:
+    """Pseudo-characters of 1-2 arc-and-segment pen paths (held-out family)."""
+    rng = np.random.default_rng(seed)
+    return np.stack([_render([_scribble(rng) for _ in range(rng.integers(1, 3))], i % 2 == 1) for i in range(n)])
+
+
+_WINDOW = np.exp(-((np.arange(28) - 13.5) ** 2)[:, None] / 128 - ((np.arange(28) - 13.5) ** 2)[None] / 128)
+
+
+def blobs(n: int, seed: int = SEED) -> np.ndarray:
+    """Smooth random shapes: Gaussian noise smoothed at 1.5-4 px and faded towards the border (a Gaussian
+    window of 8 px), its top 8-30% kept with soft edges (training family)."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, 28, 28), np.uint8)
+    for i in range(n):
+        field = gaussian_filter(rng.normal(size=(28, 28)), rng.uniform(1.5, 4.0)) * _WINDOW
+        level = np.quantile(field, 1 - rng.uniform(0.08, 0.30))
+        soft = np.clip((field - level) / (rng.uniform(0.05, 0.5) * field.std() + 1e-12), 0, 1)
+        out[i] = np.round(255 * soft / max(soft.max(), 1e-12))
+    return out
+
+
+GENERATORS = {"strokes": strokes, "blobs": blobs, "scribbles": scribbles}
+
+
+def draw(family: str, n: int, seed: int = SEED) -> np.ndarray:
+    """n images of one family (`GENERATORS`)."""
+    if family not in GENERATORS:
+        raise ValueError(f"unknown outlier family {family!r}; choose one of {tuple(GENERATORS)}")
+    return GENERATORS[family](n, seed)

@@ -1,0 +1,75 @@
+"""Outliers drawn by a program: seeded, in MNIST's form, and the held-out family kept apart from training."""
+import numpy as np
+import pytest
+import torch
+
+import detectors
+import outliers
+import train
+from data import Split
+from preprocess import mass_offsets
+
+
+@pytest.mark.parametrize("family", outliers.GENERATORS)
+def test_each_family_is_seeded_uint8_28x28_with_ink_in_every_image(family):
+    images = outliers.draw(family, 12, seed=5)
+    assert images.shape == (12, 28, 28) and images.dtype == np.uint8
+    assert (images.reshape(12, -1).max(1) > 128).all()  # every image holds real ink
+    assert np.array_equal(images, outliers.draw(family, 12, seed=5))
+    assert not np.array_equal(images, outliers.draw(family, 12, seed=6))
+
+
+def test_pen_families_come_in_mnist_format_and_as_drawn():
+    """Even images: the ink box scaled into 20x20 and centred by mass, as MNIST's digits; odd: as drawn."""
+    for family in ("strokes", "scribbles"):
+        images = outliers.draw(family, 40, seed=1)
+        formatted = images[::2] > 0
+        rows, cols = formatted.any(2), formatted.any(1)
+        extent = np.maximum(rows.sum(1), cols.sum(1))
+        assert (extent <= 22).all() and (extent >= 19).mean() > 0.9  # 20 px, plus anti-aliasing
+        dy, dx = mass_offsets(torch.from_numpy(images[::2]).double())
+        assert (dy.abs() <= 1).all() and (dx.abs() <= 1).all()
+        assert (images[1::2] > 0).mean() < (images[::2] > 0).mean()  # the thin pen of the drawing itself
+
+
+def test_an_unknown_family_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="strokes"):
+        outliers.draw("letters", 3)
+
+
+def test_selection_ranks_on_families_the_digit_or_not_network_never_saw():
+    digits = Split(np.zeros((50, 28, 28), np.uint8) + np.eye(28, dtype=np.uint8) * 255, np.arange(50) % 10)
+    held_out, trained = detectors.selection_proxies(digits, n=20)
+    assert not set(outliers.HELD_OUT) & set(outliers.TRAINED)
+    assert set(train.DRAWN) == set(outliers.TRAINED)
+    assert not any(f in name for f in outliers.TRAINED for name in held_out)
+    assert all(any(f in name for f in outliers.TRAINED) for name in trained)
+    assert any(f in name for f in outliers.HELD_OUT for name in held_out)
+
+
+def test_outlier_split_labels_digits_0_and_drawn_outliers_1():
+    digits = Split(np.zeros((7, 28, 28), np.uint8), np.arange(7))
+    split = train.outlier_split(digits, {"strokes": 3, "blobs": 2}, seed=0)
+    assert split.images.shape == (12, 28, 28)
+    assert split.labels.tolist() == [0] * 7 + [1] * 5
+
+
+def test_style_augment_is_seeded_keeps_the_shape_and_centres_by_mass():
+    x = train.normalize(outliers.draw("strokes", 8, seed=2)[1::2])  # as drawn: off-centre
+    out = train.style_augment(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    torch.testing.assert_close(out, train.style_augment(x, torch.Generator().manual_seed(0)))
+    ink = (out * train.MNIST_STD + train.MNIST_MEAN).clamp_min(0)[:, 0]
+    dy, dx = mass_offsets(ink.double())
+    assert (dy.abs() <= 1).all() and (dx.abs() <= 1).all()
+
+
+def test_digit_or_not_training_learns_to_tell_digits_from_strokes():
+    """A few batches on 'digits' (a bright vertical bar, like a 1) against drawn strokes."""
+    bars = np.zeros((300, 28, 28), np.uint8)
+    bars[:, 5:23, 12:16] = 255
+    data = train.outlier_split(Split(bars, np.zeros(300, np.int64)), {"strokes": 300}, seed=0)
+    val = train.outlier_split(Split(bars[:60], np.zeros(60, np.int64)), {"strokes": 60}, seed=9)
+    net, history = train.train_network(train.DigitOrNot(width=8, hidden=16), train.digit_or_not_loss, data, val,
+                                       epochs=3, name="smoke", lr=3e-3, batch_size=32)
+    assert max(history["val_acc"]) > 90
