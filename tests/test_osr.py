@@ -145,6 +145,16 @@ def test_the_best_model_reads_a_digit_the_same_wherever_it_sits():
         np.testing.assert_allclose(model.score(moved)[whole], reference[whole], rtol=1e-12, err_msg=kind)
 
 
+def test_the_best_models_threshold_rejects_its_false_alarm_rate_of_validation_digits():
+    from data import mnist_splits
+
+    model = osr.load_osr_model(WEIGHTS)
+    spec = models.read_manifest(WEIGHTS)["systems"]["best"]
+    scores = model.score(mnist_splits()["val"].images)
+    assert spec["false_alarms"] == 0.01
+    assert np.mean(scores > model.threshold) == pytest.approx(spec["false_alarms"], abs=1 / len(scores))
+
+
 def test_system_b_threshold_is_mean_plus_3_std_of_validation_mse():
     from data import mnist_splits
     from helpers import fit_threshold
