@@ -39,11 +39,10 @@ def epoch_seconds(splits: dict[str, Split]) -> dict[str, float]:
         "system B (joint)": lambda: train.train_network(SystemB(), train.system_b_loss(torch.Generator()),
                                                         splits["train"], splits["val"], 1, "bench",
                                                         lr=0.01, batch_size=200, schedule=train.step_lr),
-        "digit-or-not (best)": lambda: train.train_network(DigitOrNot(), train.digit_or_not_loss, drawn["train"],
-                                                           drawn["val"], 1, "bench", augment=train.style_augment),
+        "digit-or-not (best)": lambda: train.train_network(DigitOrNot(), train.digit_or_not_loss, *drawn, 1, "bench",
+                                                           augment=train.style_augment),
     }
-    drawn = {"train": train.outlier_split(splits["train"], train.DRAWN, SEED + 1),  # drawing them is not timed
-             "val": train.outlier_split(splits["val"], {f: n // 10 for f, n in train.DRAWN.items()}, SEED + 11)}
+    drawn = train.digit_or_not_splits(splits)  # drawing the outliers is not timed
     return {name: round(run()[1]["seconds"], 1) for name, run in runs.items()}
 
 

@@ -62,21 +62,26 @@ def otsu_diff(x: np.ndarray | torch.Tensor, recon: np.ndarray | torch.Tensor) ->
     return np.count_nonzero(bx != br, axis=(1, 2)).astype(np.float64)
 
 
-def fit_threshold(scores: np.ndarray, z: float = 3.0) -> float:
-    """mean + z * std of in-distribution scores (the seeds' rule), as a plain float."""
+def _finite(scores: np.ndarray, who: str) -> np.ndarray:
+    """Scores as float64, refused when empty or not all finite (a threshold fitted on them would be meaningless)."""
     scores = np.asarray(scores, dtype=np.float64)
     if scores.size == 0 or not np.all(np.isfinite(scores)):
-        raise ValueError("fit_threshold needs a non-empty array of finite scores")
+        raise ValueError(f"{who} needs a non-empty array of finite scores")
+    return scores
+
+
+def fit_threshold(scores: np.ndarray, z: float = 3.0) -> float:
+    """mean + z * std of in-distribution scores (the seeds' rule), as a plain float."""
+    scores = _finite(scores, "fit_threshold")
     return float(scores.mean() + z * scores.std())
 
 
 def quantile_threshold(scores: np.ndarray, rate: float = 0.01) -> float:
     """The score above which a share `rate` of in-distribution scores lies (the best model's rule: its scores
     combine detectors of different tails, which mean + z std would weigh unevenly)."""
-    scores = np.asarray(scores, dtype=np.float64)
-    if scores.size == 0 or not np.all(np.isfinite(scores)) or not 0 < rate < 1:
-        raise ValueError("quantile_threshold needs a non-empty array of finite scores and 0 < rate < 1")
-    return float(np.quantile(scores, 1 - rate))
+    if not 0 < rate < 1:
+        raise ValueError(f"quantile_threshold needs 0 < rate < 1, got {rate}")
+    return float(np.quantile(_finite(scores, "quantile_threshold"), 1 - rate))
 
 
 def osr_decision(digits: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:

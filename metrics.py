@@ -37,7 +37,7 @@ def fpr_at_95_tpr(known: np.ndarray, unknown: np.ndarray) -> float:
     return 100.0 * float(np.mean(np.asarray(unknown) <= threshold))
 
 
-FALSE_ALARMS = 0.01  # "rejected @1%": the share of unknowns rejected where 1% of validation digits are
+FALSE_ALARMS = 0.01  # "rejected @1%", and the best model's threshold: 1% of validation digits rejected
 
 
 def rejected_at(reference: np.ndarray, unknown: np.ndarray, rate: float = FALSE_ALARMS) -> float:

@@ -233,16 +233,16 @@ class Manifest(TypedDict):
     train_seconds: float
 
 
-def _missing_keys(data: dict, layout: type, where: str = "") -> list[str]:
+def missing_keys(data: dict, layout: type, where: str = "") -> list[str]:
     """The keys `layout` (a TypedDict) requires that `data` lacks, nested TypedDicts included."""
     hints = get_type_hints(layout)
     missing = [where + key for key in sorted(layout.__required_keys__) if key not in data]
     for key, hint in hints.items():
         if key in data and is_typeddict(hint):
-            missing += _missing_keys(data[key], hint, f"{where}{key}.")
+            missing += missing_keys(data[key], hint, f"{where}{key}.")
         elif key in data and get_origin(hint) is dict and is_typeddict(get_args(hint)[1]):
             for name, value in data[key].items():
-                missing += _missing_keys(value, get_args(hint)[1], f"{where}{key}.{name}.")
+                missing += missing_keys(value, get_args(hint)[1], f"{where}{key}.{name}.")
     return missing
 
 
@@ -252,7 +252,7 @@ def read_manifest(weights_dir: str | Path) -> Manifest:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: {RETRAIN_HINT}")
     manifest = json.loads(path.read_text())
-    if missing := _missing_keys(manifest, Manifest):
+    if missing := missing_keys(manifest, Manifest):
         raise ValueError(f"{path} lacks {', '.join(missing)} (written by an older train.py?): {RETRAIN_HINT}")
     if bad := _bad_numbers(manifest["systems"]):
         raise ValueError(f"{path} holds unusable numbers: {', '.join(bad)}: {RETRAIN_HINT}")

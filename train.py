@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 import detectors
 import helpers
+import metrics
 import models
 import outliers
 from data import SEED, Split, mnist_splits
@@ -39,7 +40,6 @@ DIGIT_OR_NOT = "digit_or_not.pth"
 DRAWN = {"strokes": 30000, "blobs": 15000}  # drawn outliers per training family of the digit-or-not network
 CENTRE = True  # the best system moves each image to MNIST's centre of mass (A and B read it as the seeds did)
 Z = 3.0
-FALSE_ALARMS = 0.01  # the best model's threshold rejects this share of the MNIST validation split
 
 
 def set_seed(seed: int = SEED) -> None:
@@ -110,14 +110,17 @@ def outlier_split(digits: Split, counts: dict[str, int], seed: int) -> Split:
                  np.r_[np.zeros(len(digits), np.int64), np.ones(sum(counts.values()), np.int64)])
 
 
+def digit_or_not_splits(splits: dict[str, Split]) -> tuple[Split, Split]:
+    """The digit-or-not network's data: MNIST train against drawn outliers of the training families
+    (`outliers.TRAINED`, DRAWN of each), and MNIST validation against a tenth as many fresh ones."""
+    return (outlier_split(splits["train"], DRAWN, SEED + 1),
+            outlier_split(splits["val"], {f: n // 10 for f, n in DRAWN.items()}, SEED + 11))
+
+
 def train_digit_or_not(splits: dict[str, Split], epochs: int, device: str = "cpu") -> tuple[DigitOrNot, dict]:
-    """The digit-or-not network, trained on MNIST train against drawn outliers of the training families
-    (`outliers.TRAINED`, DRAWN of each), its epoch kept by accuracy on MNIST validation against a tenth as many
-    fresh outliers of those families."""
-    train = outlier_split(splits["train"], DRAWN, SEED + 1)
-    val = outlier_split(splits["val"], {f: n // 10 for f, n in DRAWN.items()}, SEED + 11)
-    return train_network(DigitOrNot(), digit_or_not_loss, train, val, epochs, "digit-or-not", augment=style_augment,
-                         device=device)
+    """The digit-or-not network on `digit_or_not_splits`, its epoch kept by validation accuracy."""
+    return train_network(DigitOrNot(), digit_or_not_loss, *digit_or_not_splits(splits), epochs, "digit-or-not",
+                         augment=style_augment, device=device)
 
 
 def contrastive_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
@@ -241,8 +244,8 @@ def selection_row(held_out: pd.DataFrame, trained: pd.DataFrame, detector: str) 
 
 
 def fit_best_system(classifier: ConvNet, reconstruction: ReconstructionDetector, digit_or_not: DigitOrNot,
-                    splits: dict[str, Split], weights_dir: Path, rate: float = FALSE_ALARMS, centre: bool = CENTRE
-                    ) -> tuple[dict, dict]:
+                    splits: dict[str, Split], weights_dir: Path, rate: float = metrics.FALSE_ALARMS,
+                    centre: bool = CENTRE) -> tuple[dict, dict]:
     """Fit the feature detectors on MNIST train, select the detector, threshold it where it rejects `rate` of the
     validation split; every image moved to MNIST's centre of mass first when `centre`, as the best system reads
     its input."""
@@ -289,7 +292,7 @@ def refit(weights_dir: Path = WEIGHTS, digit_or_not: bool = False, device: str =
     feature_scorer.pth (and digit_or_not.pth, its history and the total training time) and the manifest.
     The best system's entry is rewritten, so only the rest of the manifest has to be in today's layout."""
     manifest = json.loads((weights_dir / "manifest.json").read_text())
-    if missing := [key for key in ("files", "systems", "history", "train_seconds") if key not in manifest]:
+    if missing := [key for key in models.missing_keys(manifest, Manifest) if not key.startswith("systems.best")]:
         raise ValueError(f"{weights_dir / 'manifest.json'} lacks {', '.join(missing)}: {models.RETRAIN_HINT}")
     splits = mnist_splits()
     if digit_or_not:
