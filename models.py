@@ -35,14 +35,15 @@ def _as_input(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 
 class ConvNet(nn.Module):
-    """Baseline digit classifier: the seed's 2 conv + 2 fully connected layers, wider and with dropout applied."""
+    """Baseline digit classifier: the seed's 2 conv + 2 fully connected layers, wider and with dropout applied
+    (`classes` outputs: 10 digits, or the 6 known digits of a literature split, `protocols`)."""
 
-    def __init__(self, width: int = 32, hidden: int = 128):
+    def __init__(self, width: int = 32, hidden: int = 128, classes: int = 10):
         super().__init__()
         self.conv1 = nn.Conv2d(1, width, 3, padding=1)
         self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1)
         self.fc1 = nn.Linear(2 * width * 7 * 7, hidden)
-        self.fc2 = nn.Linear(hidden, 10)
+        self.fc2 = nn.Linear(hidden, classes)
         self.drop_conv = nn.Dropout2d(0.25)
         self.drop_fc = nn.Dropout(0.5)
 
@@ -224,11 +225,24 @@ class SpecB(TypedDict):
 Systems = TypedDict("Systems", {"A": SpecA, "best": SpecBest, "B": SpecB})
 
 
+class SpecLiterature(TypedDict):
+    """The literature's protocol 1 (`protocols`): one network per split, its detector and how it was chosen."""
+    splits: list[list[int]]  # known digits of each split
+    files: list[str]  # one network per split, in that order
+    detector: str  # one of protocols.CANDIDATES, the same for every split
+    stats: list[dict[str, list[float]]]  # per split: (mean, std) of each single score on its known validation digits
+    selection: dict[str, dict[str, float]]  # every candidate's means over the held-out proxies and the splits
+    drawn: dict[str, int]  # drawn outliers per family shown to each network
+    bank: int  # known training digits the kNN score compares with
+    train_seconds: float
+
+
 class Manifest(TypedDict):
     """weights/manifest.json, as train.py writes it."""
     seed: int
     files: dict[str, FileEntry]
     systems: Systems
+    literature: SpecLiterature
     history: str  # the file holding the per-epoch history
     train_seconds: float
 
@@ -254,7 +268,7 @@ def read_manifest(weights_dir: str | Path) -> Manifest:
     manifest = json.loads(path.read_text())
     if missing := missing_keys(manifest, Manifest):
         raise ValueError(f"{path} lacks {', '.join(missing)} (written by an older train.py?): {RETRAIN_HINT}")
-    if bad := _bad_numbers(manifest["systems"]):
+    if bad := _bad_numbers(manifest["systems"]) + _bad_numbers(manifest["literature"], "literature"):
         raise ValueError(f"{path} holds unusable numbers: {', '.join(bad)}: {RETRAIN_HINT}")
     return manifest
 
@@ -264,7 +278,7 @@ def _bad_numbers(data, where: str = "systems") -> list[str]:
     positive (a z-score would divide by it)."""
     if isinstance(data, dict):
         bad = [b for k, v in data.items() for b in _bad_numbers(v, f"{where}.{k}")]
-        if where.endswith(".stats"):
+        if where.split("[")[0].endswith(".stats"):  # a system's stats, or one split's in the literature entry
             bad += [f"{where}.{k} (std {v[1]})" for k, v in data.items() if not v[1] > 0]
         return bad
     if isinstance(data, list):

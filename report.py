@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import protocols
 from train import DRAWN
 
 ROOT = Path(__file__).resolve().parent
@@ -104,6 +105,28 @@ def readme_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def literature_markdown(results: dict) -> str:
+    """README's and the report's tables of the literature's protocols (`protocols`), from the results file."""
+    p1 = pd.DataFrame.from_dict(results["literature"]["protocol 1"], orient="index")
+    rows = protocols.against_published(p1)
+    lines = ["Protocol 1, five 6/4 splits of MNIST: AUROC % of known vs unknown test digits, mean +- std over the "
+             "splits (published rows: " + protocols.PUBLISHED_SOURCE + "):", "",
+             "| method | AUROC % | +- | real outlier images in training | from |", "|---|---|---|---|---|"]
+    for name, r in rows.iterrows():
+        digits = 1 if r["from"] == "published" else 2  # the source gives one decimal
+        std = "n.r." if r["std"] is None or pd.isna(r["std"]) else f"{r['std']:.{digits}f}"
+        lines.append(f"| {name} | {r['AUROC']:.{digits}f} | {std} | {'yes' if r['real outlier images'] else 'no'} "
+                     f"| {r['from']} |")
+    accuracy = p1.loc["mean", "closed-set accuracy"]
+    lines += ["", f"Closed-set accuracy on the known digits, mean over the splits: {accuracy:.2f}%.", "",
+              "Protocol 2, the 10-digit best model on MNIST test + 10,000 outliers of one kind (open-set macro-F1 "
+              "over 11 classes, at the model's own threshold):", "",
+              "| outliers | macro-F1 % | outliers rejected % | digits right % |", "|---|---|---|---|"]
+    for name, r in results["literature"]["protocol 2"].items():
+        lines.append(f"| {name} | {r['macro-F1']:.2f} | {r['outliers rejected']:.2f} | {r['digits right']:.2f} |")
+    return "\n".join(lines)
+
+
 def replace_block(name: str, content: str, path: Path = README) -> None:
     """Replace the text between <!-- name:start --> and <!-- name:end --> in a markdown file."""
     text = path.read_text()
@@ -116,8 +139,9 @@ def replace_block(name: str, content: str, path: Path = README) -> None:
 
 
 def update_readme(results: dict, path: Path = README) -> None:
-    """README's results block, rendered from the results."""
+    """README's results and literature blocks, rendered from the results."""
     replace_block("results", readme_table(results), path)
+    replace_block("literature", literature_markdown(results), path)
 
 
 def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
@@ -161,8 +185,9 @@ def render_report(results: dict, manifest: dict, template: Path = REPORT_TEMPLAT
     text = re.sub(r"<!-- This file is the template.*?-->", RENDERED_NOTE, template.read_text(), count=1, flags=re.S)
     return text.format(
         r=results["systems"], m=manifest, seed=SEED_REPORTED, results_tables=readme_table(results),
-        robustness_table=robustness_markdown(results),
+        robustness_table=robustness_markdown(results), literature_tables=literature_markdown(results),
         selected=" + ".join(manifest["systems"]["best"]["components"]),
         drawn=" + ".join(f"{n:,} {family}" for family, n in DRAWN.items()),
+        lit_drawn=" + ".join(f"{n:,} {family}" for family, n in manifest["literature"]["drawn"].items()),
         worst_auroc=min(v["AUROC"] for v in best_sets.values()),
         worst_fpr95=max(v["FPR95"] for v in best_sets.values()))

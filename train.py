@@ -27,17 +27,21 @@ import helpers
 import metrics
 import models
 import outliers
-from data import SEED, Split, mnist_splits
+import protocols
+from data import SEED, Split, mnist_splits, proxy_unknowns
 from detectors import FeatureScorer, MSEDetector, ReconstructionDetector
 from models import Autoencoder, ConvNet, DigitOrNot, Manifest, SystemB, for_inference, load_network, sha256
 from osr import WEIGHTS
 from preprocess import MNIST_MEAN, MNIST_STD, batched, centre_by_mass, normalize
 
-EPOCHS = {"classifier": 10, "autoencoder": 15, "B": 6, "digit_or_not": 5}
+EPOCHS = {"classifier": 10, "autoencoder": 15, "B": 6, "digit_or_not": 5, "split": 5}
 B_THRESHOLD_FROM = "validation"  # or "train", the seed's rule; see fit_system_b
 NETS_A = {"classifier": "classifier.pth", "autoencoder": "autoencoder_a.pth"}  # the best system shares A's
 DIGIT_OR_NOT = "digit_or_not.pth"
 DRAWN = {"strokes": 30000, "blobs": 15000}  # drawn outliers per training family of the digit-or-not network
+OE_DRAWN = {"strokes": 15000, "blobs": 5000}  # drawn outliers shown to each literature split network
+OE_WEIGHT = 0.5  # weight of the flat-softmax term on drawn outliers (outlier exposure)
+SPLIT_LR = 3e-3  # set on known-validation accuracy and the held-out proxies (1e-3 did worse on both)
 CENTRE = True  # the best system moves each image to MNIST's centre of mass (A and B read it as the seeds did)
 Z = 3.0
 
@@ -121,6 +125,74 @@ def train_digit_or_not(splits: dict[str, Split], epochs: int, device: str = "cpu
     """The digit-or-not network on `digit_or_not_splits`, its epoch kept by validation accuracy."""
     return train_network(DigitOrNot(), digit_or_not_loss, *digit_or_not_splits(splits), epochs, "digit-or-not",
                          augment=style_augment, device=device)
+
+
+def outlier_exposure_loss(drawn: torch.Tensor, generator: torch.Generator, weight: float = OE_WEIGHT):
+    """Cross-entropy on the known digits + `weight` x cross-entropy to the flat softmax on as many drawn outliers
+    (picked at random, under the same random pen, `style_augment`): the network learns to say "none of mine"
+    to shapes that are no digit of its split. Counts the digits classified right."""
+
+    def loss_fn(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
+        logits = net(x)
+        loss = F.cross_entropy(logits, y)
+        if net.training:
+            pick = torch.randint(len(drawn), (len(x),), generator=generator)
+            flat = -net(style_augment(drawn[pick].to(x.device), generator)).log_softmax(1).mean()
+            loss = loss + weight * flat
+        return loss, int((logits.argmax(1) == y).sum())
+
+    return loss_fn
+
+
+def drawn_for_splits(counts: dict[str, int] = OE_DRAWN, seed: int = SEED + 21) -> torch.Tensor:
+    """The drawn outliers every split network is exposed to (normalised; the training families only)."""
+    return normalize(np.concatenate([outliers.draw(f, n, seed + i) for i, (f, n) in enumerate(counts.items())]))
+
+
+def train_split_network(splits: dict[str, Split], known: tuple[int, ...], drawn: torch.Tensor, epochs: int,
+                        device: str = "cpu") -> tuple[ConvNet, dict]:
+    """One literature split's network: the known digits of MNIST train (their positions in `known` as labels)
+    with outlier exposure to `drawn`, both style-augmented; its epoch kept by accuracy on the known validation
+    digits. No unknown digit is ever seen."""
+    return train_network(ConvNet(classes=len(known)), outlier_exposure_loss(drawn, torch.Generator().manual_seed(SEED)),
+                         protocols.known_split(splits["train"], known), protocols.known_split(splits["val"], known),
+                         epochs, f"split {''.join(map(str, known))}", augment=style_augment, lr=SPLIT_LR,
+                         device=device)
+
+
+def fit_literature(nets: list[ConvNet], splits: dict[str, Split]) -> dict:
+    """The scores of the split networks and the one detector chosen among `protocols.CANDIDATES` on held-out
+    proxies (made from each split's known validation digits, and the drawn family never trained on): the
+    manifest's literature entry, less the file names."""
+    drawn = {f"{f} (drawn)": outliers.draw(f, detectors.PROXY_COUNT, SEED + 100) for f in outliers.HELD_OUT}
+    stats, tables = [], []
+    for net, known in zip(nets, protocols.SPLITS):
+        scorer = protocols.fit_scorer(net, protocols.bank_images(splits["train"], known))
+        val = protocols.known_digits(splits["val"], known)
+        raw = {"val": protocols.raw_scores(net, scorer, val.images)[1]}
+        proxies = proxy_unknowns(val, detectors.PROXY_COUNT) | drawn
+        raw |= {name: protocols.raw_scores(net, scorer, images)[1] for name, images in proxies.items()}
+        stats.append(detectors.fit_stats(raw["val"]))
+        scores = {name: protocols.with_candidates(r, stats[-1]) for name, r in raw.items()}
+        tables.append(protocols.selection_table(scores.pop("val"), scores))
+    detector, selection = protocols.select(tables)
+    return {"splits": [list(known) for known in protocols.SPLITS], "detector": detector, "stats": stats,
+            "selection": selection, "drawn": OE_DRAWN, "bank": protocols.BANK}
+
+
+def train_literature(splits: dict[str, Split], weights_dir: Path, epochs: int, device: str = "cpu"
+                     ) -> tuple[dict, dict, dict]:
+    """Train and fit the five split networks of the literature's protocol 1 (`protocols.SPLITS`); returns the
+    manifest's literature entry, the files' entries and the histories."""
+    drawn = drawn_for_splits()
+    nets, files, histories = [], {}, {}
+    for i, known in enumerate(protocols.SPLITS, 1):
+        net, histories[f"split_{i}"] = train_split_network(splits, known, drawn, epochs, device)
+        files[f"split_{i}.pth"] = save_network(net, f"split_{i}.pth", histories[f"split_{i}"], weights_dir)
+        nets.append(for_inference(net))
+    spec = {"files": list(files), **fit_literature(nets, splits),
+            "train_seconds": round(sum(h["seconds"] for h in histories.values()), 1)}
+    return spec, files, histories
 
 
 def contrastive_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
@@ -313,6 +385,21 @@ def refit(weights_dir: Path = WEIGHTS, digit_or_not: bool = False, device: str =
     return manifest
 
 
+def retrain_literature(weights_dir: Path = WEIGHTS, device: str = "cpu") -> Manifest:
+    """Retrain only the five split networks of the literature's protocol 1 and rewrite their files, their
+    histories, their manifest entry and the total training time; the rest of weights_dir is kept."""
+    manifest = json.loads((weights_dir / "manifest.json").read_text())
+    history = json.loads((weights_dir / manifest["history"]).read_text())
+    manifest["train_seconds"] -= manifest.get("literature", {}).get("train_seconds", 0.0)
+    literature, files, h_lit = train_literature(mnist_splits(), weights_dir, EPOCHS["split"], device)
+    manifest["files"] |= files
+    manifest["literature"] = literature
+    manifest["train_seconds"] = round(manifest["train_seconds"] + literature["train_seconds"], 1)
+    (weights_dir / manifest["history"]).write_text(json.dumps(history | h_lit, indent=1))
+    (weights_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
 def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS, device: str = "cpu") -> Manifest:
     """Train every network, fit thresholds and detectors, rewrite weights_dir (state_dicts, history, manifest)."""
     weights_dir.mkdir(parents=True, exist_ok=True)
@@ -331,18 +418,21 @@ def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS, device: s
     best, files["feature_scorer.pth"] = fit_best_system(
         classifier, ReconstructionDetector(autoencoder, thresholds_a), judge, splits, weights_dir)
     spec_b, files_b, h_b = fit_system_b(splits, epochs["B"], weights_dir, device=device)
-    files |= files_b
+    literature, files_lit, h_lit = train_literature(splits, weights_dir, epochs["split"], device)
+    files |= files_b | files_lit
     manifest: Manifest = {
         "seed": SEED,
         "files": files,
         "systems": {"A": {**NETS_A, "thresholds": thresholds_a},
                     "best": best,
                     "B": spec_b},
+        "literature": literature,
         "history": "history.json",
         # B's two networks share one run: count it once
-        "train_seconds": round(h_clf["seconds"] + h_ae["seconds"] + h_judge["seconds"] + h_b["seconds"], 1),
+        "train_seconds": round(h_clf["seconds"] + h_ae["seconds"] + h_judge["seconds"] + h_b["seconds"]
+                               + literature["train_seconds"], 1),
     }
-    history = {"classifier": h_clf, "autoencoder_a": h_ae, "digit_or_not": h_judge, "system_b": h_b}
+    history = {"classifier": h_clf, "autoencoder_a": h_ae, "digit_or_not": h_judge, "system_b": h_b, **h_lit}
     (weights_dir / "history.json").write_text(json.dumps(history, indent=1))
     (weights_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
@@ -357,10 +447,14 @@ if __name__ == "__main__":
                         help="keep the trained networks; refit only the best system's detector and threshold")
     parser.add_argument("--digit-or-not", action="store_true",
                         help="retrain only the digit-or-not network (about 5 minutes), then refit as --refit does")
+    parser.add_argument("--literature", action="store_true",
+                        help="retrain only the five split networks of the literature's protocol 1 (about 10 minutes)")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: no CUDA GPU is available here")
-    if args.refit or args.digit_or_not:
+    if args.literature:
+        manifest = retrain_literature(args.weights, args.device)
+    elif args.refit or args.digit_or_not:
         manifest = refit(args.weights, args.digit_or_not, args.device)
     else:
         manifest = main(args.weights, device=args.device)

@@ -7,6 +7,7 @@ import pytest
 
 import evaluate
 import metrics
+import protocols
 import report
 from data import Split
 from osr import Outputs
@@ -53,19 +54,26 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path, toy):
     sets["Fashion-MNIST"] = sets["CIFAR-10"] = sets["Noise"]
     outs["Fashion-MNIST"] = outs["CIFAR-10"] = outs["Noise"]
     idx = {"MNIST test": np.arange(4), "Fashion-MNIST": np.array([0]), "CIFAR-10": np.array([1])}
-    results = {"sets": list(sets), "systems": {"A": evaluate.system_results(outs, sets, idx)}}
+    literature = {"protocol 1": protocols.summary([{"closed-set accuracy": 99.0, "AUROC kNN": 98.25}] * 5)
+                  .to_dict(orient="index"),
+                  "protocol 2": {"Noise": {"macro-F1": 99.5, "outliers rejected": 100.0, "digits right": 99.0}}}
+    results = {"sets": list(sets), "systems": {"A": evaluate.system_results(outs, sets, idx)}, "literature": literature}
     readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\noutro\n")
+    readme.write_text("intro\n<!-- results:start -->\nSTALE\n<!-- results:end -->\nmiddle\n"
+                      "<!-- literature:start -->\nSTALE\n<!-- literature:end -->\noutro\n")
     report.update_readme(results, readme)
     text = readme.read_text()
-    assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "\nmiddle\n" in text and "STALE" not in text
     assert "| A (this project) | 75.00 | 50.00 | 50.00 | 50.00 | 66.67 |" in text
     assert "| seed A (its report) | 98.90 | - | - | 98.70 | 99.10 |" in text
+    assert "| this project: kNN | 98.25 | 0.00 | no | measured here |" in text and "| Softmax | 97.8 | 0.2 |" in text
+    assert "| Noise | 99.50 | 100.00 | 99.00 |" in text
 
 
-def test_readme_results_block_matches_the_saved_results():
+def test_readme_results_and_literature_blocks_match_the_saved_results():
     results = json.loads(report.RESULTS.read_text())
     assert report.readme_table(results) in report.README.read_text()
+    assert report.literature_markdown(results) in report.README.read_text()
 
 
 def test_benchmark_ranks_a_separating_score_above_a_useless_one():

@@ -109,6 +109,7 @@ def test_a_weights_file_the_manifest_does_not_list_is_refused_as_unlisted(weight
     (lambda m: m["systems"]["best"].update(threshold=float("nan")), r"systems.best.threshold = nan"),
     (lambda m: m["systems"]["A"]["thresholds"].update(l2=float("inf")), r"systems.A.thresholds.l2 = inf"),
     (lambda m: m["systems"]["best"]["stats"]["kNN"].__setitem__(1, 0.0), r"systems.best.stats.kNN \(std 0.0\)"),
+    (lambda m: m["literature"]["stats"][2]["kNN"].__setitem__(1, 0.0), r"literature.stats\[2\].kNN \(std 0.0\)"),
 ])
 def test_a_manifest_with_a_non_finite_threshold_or_a_zero_std_is_refused(weights_copy, edit, message):
     manifest = json.loads((weights_copy / "manifest.json").read_text())
