@@ -118,7 +118,9 @@ def literature_markdown(results: dict) -> str:
         lines.append(f"| {name} | {r['AUROC']:.{digits}f} | {std} | {'yes' if r['real outlier images'] else 'no'} "
                      f"| {r['from']} |")
     accuracy = p1.loc["mean", "closed-set accuracy"]
-    lines += ["", f"Closed-set accuracy on the known digits, mean over the splits: {accuracy:.2f}%.", "",
+    detector = next(column.removeprefix("OSCR ") for column in p1 if column.startswith("OSCR "))
+    lines += ["", f"Closed-set accuracy on the known digits, mean over the splits: {accuracy:.2f}%. Where it stands: "
+              f"{protocols.standing(rows, detector)}.", "",
               "Protocol 2, the 10-digit best model on MNIST test + 10,000 outliers of one kind (open-set macro-F1 "
               "over 11 classes, at the model's own threshold):", "",
               "| outliers | macro-F1 % | outliers rejected % | digits right % |", "|---|---|---|---|"]

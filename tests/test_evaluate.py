@@ -54,8 +54,8 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path, toy):
     sets["Fashion-MNIST"] = sets["CIFAR-10"] = sets["Noise"]
     outs["Fashion-MNIST"] = outs["CIFAR-10"] = outs["Noise"]
     idx = {"MNIST test": np.arange(4), "Fashion-MNIST": np.array([0]), "CIFAR-10": np.array([1])}
-    literature = {"protocol 1": protocols.summary([{"closed-set accuracy": 99.0, "AUROC kNN": 98.25}] * 5)
-                  .to_dict(orient="index"),
+    split_line = {"closed-set accuracy": 99.0, "AUROC kNN": 98.25, "OSCR kNN": 98.0}
+    literature = {"protocol 1": protocols.summary([split_line] * 5).to_dict(orient="index"),
                   "protocol 2": {"Noise": {"macro-F1": 99.5, "outliers rejected": 100.0, "digits right": 99.0}}}
     results = {"sets": list(sets), "systems": {"A": evaluate.system_results(outs, sets, idx)}, "literature": literature}
     readme = tmp_path / "README.md"
@@ -67,7 +67,7 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path, toy):
     assert "| A (this project) | 75.00 | 50.00 | 50.00 | 50.00 | 66.67 |" in text
     assert "| seed A (its report) | 98.90 | - | - | 98.70 | 99.10 |" in text
     assert "| this project: kNN | 98.25 | 0.00 | no | measured here |" in text and "| Softmax | 97.8 | 0.2 |" in text
-    assert "| Noise | 99.50 | 100.00 | 99.00 |" in text
+    assert "| Noise | 99.50 | 100.00 | 99.00 |" in text and "Where it stands: this project (kNN)" in text
 
 
 def test_readme_results_and_literature_blocks_match_the_saved_results():
