@@ -20,6 +20,7 @@ import torch
 
 import report
 import osr
+import protocols
 import train
 from data import SEED, Split, mnist_splits
 from models import Autoencoder, ConvNet, DigitOrNot, SystemB
@@ -30,7 +31,8 @@ OUT = ROOT / "report" / "bench.json"
 
 def epoch_seconds(splits: dict[str, Split]) -> dict[str, float]:
     """Wall time of one training epoch over MNIST train (50,000 images; the digit-or-not network's also over its
-    drawn outliers), each network as train.py trains it."""
+    drawn outliers; a split network's over the known digits of its split and as many drawn outliers), each
+    network as train.py trains it."""
     runs = {
         "classifier (A, best)": lambda: train.train_network(ConvNet(), train.classifier_loss, splits["train"],
                                                             splits["val"], 1, "bench", augment=train.random_affine),
@@ -41,8 +43,10 @@ def epoch_seconds(splits: dict[str, Split]) -> dict[str, float]:
                                                         lr=0.01, batch_size=200, schedule=train.step_lr),
         "digit-or-not (best)": lambda: train.train_network(DigitOrNot(), train.digit_or_not_loss, *drawn, 1, "bench",
                                                            augment=train.style_augment),
+        "a literature split network (one of five)": lambda: train.train_split_network(
+            splits, protocols.SPLITS[0], exposure, 1),
     }
-    drawn = train.digit_or_not_splits(splits)  # drawing the outliers is not timed
+    drawn, exposure = train.digit_or_not_splits(splits), train.drawn_for_splits()  # drawing them is not timed
     return {name: round(run()[1]["seconds"], 1) for name, run in runs.items()}
 
 
@@ -72,6 +76,7 @@ def readme_block(bench: dict) -> str:
              "| measure | value |", "|---|---|"]
     lines += [f"| training, one epoch of {k} | {v:.1f} s |" for k, v in bench["epoch_seconds"].items()]
     epochs = [train.EPOCHS[k] for k in ("classifier", "autoencoder", "B", "digit_or_not")]  # epoch_seconds' order
+    epochs.append(train.EPOCHS["split"] * len(protocols.SPLITS))  # five split networks
     total = sum(s * n for s, n in zip(bench["epoch_seconds"].values(), epochs))
     lines.append(f"| training, all epochs of `train.py` at these rates | {total:.0f} s |")
     lines += [f"| predict, system {s}, batch {b} | {v:,.0f} images/s |"

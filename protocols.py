@@ -39,7 +39,6 @@ PUBLISHED = {  # name: (mean AUROC, std or None, trained with real outlier image
     "DSC": (99.6, 0.1, True),  # the source's own method: 80 Million Tiny Images as a background class
 }
 OUTLIER_COUNT = 10_000  # outliers per protocol-2 set, as many as MNIST test images
-PROTOCOL2 = ("Omniglot (raw)", "MNIST-Noise", "Noise")
 
 
 def known_digits(digits: Split, known: tuple[int, ...]) -> Split:
