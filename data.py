@@ -1,8 +1,12 @@
-"""Datasets for the OSR project: the MNIST splits, the OOD test sets and the one preprocessing pipeline.
+"""Datasets for the OSR project: the MNIST splits, the OOD test sets, the proxy unknowns made from MNIST and
+the corruptions of known digits.
 
 Every set is held in memory in the raw MNIST form (uint8, shape (N, 28, 28), values 0-255);
 `preprocess.normalize` turns such a batch into the network input. The data root comes from the
-environment variable OSR_DATA_DIR (default: `data/` next to this file).
+environment variable OSR_DATA_DIR (default: `data/` next to this file). Every set is read into one canonical
+order whatever its source (torchvision's download or an offline copy), and carries the fingerprint of the data
+it was made from, so that a run knows whether it saw the images the committed numbers come from. MNIST is
+required; an OOD set that is missing is skipped with one line saying how to get it.
 """
 from __future__ import annotations
 
@@ -22,23 +26,34 @@ SEED = 0
 DATA_ENV = "OSR_DATA_DIR"
 OOD_NAMES = ("Fashion-MNIST", "CIFAR-10", "KMNIST", "notMNIST", "Omniglot dev (MNIST format)", "Omniglot dev (raw)",
              "Gaussian noise", "Uniform noise")
+# The source each OOD set is made from (both Omniglot renderings come from one); noise sets are made here.
+SOURCE_OF = {"Fashion-MNIST": "Fashion-MNIST", "CIFAR-10": "CIFAR-10", "KMNIST": "KMNIST", "notMNIST": "notMNIST",
+             "Omniglot dev (MNIST format)": "Omniglot", "Omniglot dev (raw)": "Omniglot"}
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+# notMNIST has no torchvision loader: its MNIST-format files, from the repository's commit that added them, checked
+# against the sha256 of the copy the committed numbers come from.
+NOTMNIST_URL = ("https://raw.githubusercontent.com/davidflanagan/notMNIST-to-MNIST/"
+                "c58c29ff93d7b8c809c449b380a232f9f39909fd/t10k-images-idx3-ubyte.gz")
+NOTMNIST_SHA256 = "70ae9e06201f2827e5b0a3781a3169d735dd2efc69996b9eeaee7f10ed4044d7"
 MNIST_PEN = 3.0  # px: MNIST's stroke width (ink area / skeleton length of binarised digits, measured)
 OMNIGLOT_PEN = 5.5  # px at 105x105: Omniglot's, measured the same way (1.6 px once scaled into 20x20)
 NOISE_COUNT = 2000
 SEED_PROTOCOL_COUNT = 1000  # Fashion-MNIST and CIFAR-10 images each in the seeds' combined set
 
-_SOURCES = {  # where a user with internet gets each set, for the error message
+_SOURCES = {  # where a user gets each set, for the messages
     "MNIST": "torchvision.datasets.MNIST downloads it",
-    "FashionMNIST": "torchvision.datasets.FashionMNIST downloads it",
-    "KMNIST": "torchvision.datasets.KMNIST downloads it",
-    "notMNIST": "t10k-*-ubyte.gz from github.com/davidflanagan/notMNIST-to-MNIST into notMNIST/raw/",
-    "CIFAR-10": "torchvision.datasets.CIFAR10 downloads it (or JPEGs in CIFAR10-test-jpg/<class>/)",
-    "Omniglot": "torchvision.datasets.Omniglot(background=True) downloads it (or Omniglot/images_background.npz)",
+    "Fashion-MNIST": "torchvision.datasets.FashionMNIST downloads it into FashionMNIST/raw/",
+    "KMNIST": "torchvision.datasets.KMNIST downloads it into KMNIST/raw/",
+    "notMNIST": f"downloaded from {NOTMNIST_URL} into notMNIST/raw/",
+    "CIFAR-10": "torchvision.datasets.CIFAR10 downloads it into cifar-10-batches-py/ (or JPEGs in "
+                "CIFAR10-test-jpg/<class>/NNNN.jpg)",
+    "Omniglot": "torchvision.datasets.Omniglot(background=True) downloads it into omniglot-py/ (or "
+                "Omniglot/images_background.npz)",
 }
 
 
 class MissingDataError(FileNotFoundError):
-    """A required dataset is not under the data root and could not be downloaded."""
+    """A dataset is not under the data root and could not be downloaded."""
 
 
 def data_root(root: str | Path | None = None) -> Path:
@@ -58,22 +73,25 @@ def _root_origin(root: Path) -> str:
 
 
 def _missing(name: str, root: Path, folder: Path, why: object = "") -> MissingDataError:
+    """The error for a set that is not there, in one line: where it was looked for, how to get it, and the last
+    line of what the download said."""
+    lines = [line.strip() for line in str(why).splitlines() if line.strip()]
     return MissingDataError(
-        f"{name} not found in {folder} ({_root_origin(root)}). "
-        f"Point {DATA_ENV} at a folder holding it, or get it online: {_SOURCES[name]}. {why}".strip()
+        f"{name} not found in {folder} ({_root_origin(root)}). Point {DATA_ENV} at a folder holding it, or get it "
+        f"online: {_SOURCES[name]}." + (f" (download failed: {lines[-1]})" if lines else "")
     )
 
 
-def _torchvision_set(cls, name: str, train: bool, root: Path):
+def _torchvision_set(cls, name: str, train: bool, root: Path, **kwargs):
     """Read a torchvision dataset from the root, downloading only when it is absent."""
     try:
-        return cls(str(root), train=train, download=False)
+        return cls(str(root), train=train, download=False, **kwargs)
     except RuntimeError:
         pass
     try:
-        return cls(str(root), train=train, download=True)
+        return cls(str(root), train=train, download=True, **kwargs)
     except Exception as err:  # offline, or a read-only root: say what is missing and how to get it
-        raise _missing(name, root, root / name, err) from err
+        raise _missing(name, root, root / cls.__name__, err) from err
 
 
 def _read_idx_gz(path: Path) -> np.ndarray:
@@ -96,48 +114,125 @@ def _read_idx_gz(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
+def _download_checked(url: str, path: Path, sha: str) -> None:
+    """Fetch `url` into `path` only if its sha256 is `sha` (a partial or foreign file never lands there)."""
+    import hashlib
+    import urllib.request
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with urllib.request.urlopen(url, timeout=60) as response:
+        blob = response.read()
+    if hashlib.sha256(blob).hexdigest() != sha:
+        raise ValueError(f"{url} does not have the expected sha256 {sha}")
+    part = path.with_suffix(".part")
+    part.write_bytes(blob)
+    part.replace(path)
+
+
 def _idx_test_images(name: str, root: Path) -> np.ndarray:
-    """The t10k images of an MNIST-format set (KMNIST, notMNIST) under <root>/<name>/raw/."""
+    """The t10k images of an MNIST-format set (KMNIST, notMNIST) under <root>/<name>/raw/, downloaded if absent."""
     folder = root / name / "raw"
     for fname in ("t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte"):
         if (folder / fname).exists():
             return _read_idx_gz(folder / fname).copy()
-    if name == "KMNIST":  # torchvision can fetch KMNIST; notMNIST has no torchvision class
+    if name == "KMNIST":
         import torchvision
 
         _torchvision_set(torchvision.datasets.KMNIST, name, False, root)
-        return _idx_test_images(name, root)
-    raise _missing(name, root, folder)
+    else:
+        try:
+            _download_checked(NOTMNIST_URL, folder / "t10k-images-idx3-ubyte.gz", NOTMNIST_SHA256)
+        except Exception as err:  # offline, a read-only root, or a changed file
+            raise _missing(name, root, folder, err) from err
+    return _idx_test_images(name, root)
+
+
+def _fashion_mnist_test(root: Path) -> np.ndarray:
+    import torchvision
+
+    return _torchvision_set(torchvision.datasets.FashionMNIST, "Fashion-MNIST", False, root).data.numpy()
+
+
+def _rgb(path: Path) -> np.ndarray:
+    """One image file's pixels as RGB uint8, the file closed at once (10,000 open files exceed macOS's limit)."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 def _cifar10_test(root: Path) -> np.ndarray:
-    """CIFAR-10 test as greyscale 28x28 uint8: the JPEG folder if present (a lossy re-encoding: its pixels differ
-    a little from the official files; the committed numbers come from it), else torchvision's CIFAR10."""
-    folder = root / "CIFAR10-test-jpg"
-    if folder.is_dir():
-        paths = sorted(folder.glob("*/*.jpg"))
-        images = [Image.open(p) for p in paths]
-    else:
+    """CIFAR-10 test as RGB uint8 (10000, 32, 32, 3) in one canonical order, whatever the source: by class
+    (CIFAR10_CLASSES, torchvision's label order), and within a class in the order of the official test batch.
+    Read from torchvision's `cifar-10-batches-py/test_batch` (downloaded if nothing is there), else from a
+    JPEG folder `CIFAR10-test-jpg/<class>/NNNN.jpg` (a lossy re-encoding whose pixels differ a little from the
+    official ones; NNNN is taken to be the position within the class)."""
+    batch, folder = root / "cifar-10-batches-py" / "test_batch", root / "CIFAR10-test-jpg"
+    if not batch.exists() and folder.is_dir():
+        paths = [p for cls in CIFAR10_CLASSES for p in sorted((folder / cls).glob("*.jpg"), key=lambda p: int(p.stem))]
+        if not paths:
+            raise _missing("CIFAR-10", root, folder)
+        return np.stack([_rgb(p) for p in paths])
+    if not batch.exists():
         import torchvision
 
-        images = [Image.fromarray(a) for a in _torchvision_set(torchvision.datasets.CIFAR10, "CIFAR-10", False, root).data]
-    if not images:
-        raise _missing("CIFAR-10", root, folder)
-    return np.stack([to_mnist_form(im) for im in images])
+        _torchvision_set(torchvision.datasets.CIFAR10, "CIFAR-10", False, root)
+    import pickle
+
+    with open(batch, "rb") as f:
+        entry = pickle.load(f, encoding="latin1")  # the official file, as torchvision reads it
+    order = np.argsort(entry["labels"], kind="stable")  # stable: the official order kept within each class
+    return entry["data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)[order]
 
 
 def _omniglot_paper(root: Path) -> np.ndarray:
-    """Omniglot background as bool (19280, 105, 105), True = paper: the npz if present, else torchvision's PNGs."""
+    """Omniglot background as bool (19280, 105, 105), True = paper, ordered by character number and drawer, as
+    the official file names `<alphabet>/characterNN/CCCC_DD.png` give them (the npz is packed in that order):
+    from `Omniglot/images_background.npz` if present, else torchvision's PNG tree (downloaded if absent), read
+    by file name, whatever order the file system lists folders in."""
     path = root / "Omniglot" / "images_background.npz"
     if path.exists():
         return np.load(path)["images"].reshape(-1, 105, 105)
-    import torchvision
+    tree = root / "omniglot-py" / "images_background"
+    if not tree.is_dir():
+        import torchvision
 
-    try:
-        pngs = torchvision.datasets.Omniglot(str(root), background=True, download=True)
-    except Exception as err:  # offline, or a read-only root
-        raise _missing("Omniglot", root, path, err) from err
-    return np.stack([np.asarray(image) > 0 for image, _ in pngs])
+        try:
+            torchvision.datasets.Omniglot(str(root), background=True, download=True)
+        except Exception as err:  # offline, or a read-only root
+            raise _missing("Omniglot", root, path, err) from err
+    pngs = sorted(tree.glob("*/*/*.png"), key=lambda p: p.name)
+    if not pngs:
+        raise _missing("Omniglot", root, tree)
+
+    def paper(p: Path) -> np.ndarray:
+        with Image.open(p) as image:
+            return np.asarray(image.convert("1"))
+
+    return np.stack([paper(p) for p in pngs])
+
+
+_READERS = {"Fashion-MNIST": _fashion_mnist_test, "CIFAR-10": _cifar10_test,
+            "KMNIST": lambda root: _idx_test_images("KMNIST", root),
+            "notMNIST": lambda root: _idx_test_images("notMNIST", root), "Omniglot": _omniglot_paper}
+
+
+def fingerprint(array: np.ndarray) -> str:
+    """A short sha256 of an array's dtype, shape and bytes: the same set from any source has the same one."""
+    import hashlib
+
+    a = np.ascontiguousarray(array)
+    return hashlib.sha256(f"{a.dtype}{a.shape}".encode() + a.tobytes()).hexdigest()[:16]
+
+
+def sources(root: str | Path | None = None, say=print) -> dict[str, np.ndarray]:
+    """The OOD sources found (or downloaded) under the root, each in its canonical order; a missing one is
+    skipped with one line (through `say`) saying how to get it."""
+    root, found = data_root(root), {}
+    for name, read in _READERS.items():
+        try:
+            found[name] = read(root)
+        except MissingDataError as err:
+            say(f"skipped {name}: {err}")
+    return found
 
 
 def _thicken(ink: np.ndarray, long_side: int) -> np.ndarray:
@@ -170,10 +265,11 @@ def mnist_format(ink: np.ndarray) -> np.ndarray:
     return np.round(out * 255).astype(np.uint8)
 
 
-def omniglot(root: str | Path | None = None) -> dict[str, np.ndarray]:
-    """Omniglot background (964 characters x 20 writers, handwritten, none a digit), a near-OOD test set, in two
-    renderings: "MNIST format" (`mnist_format`) and "raw" (105 -> 28 by area averaging, ink white, as drawn)."""
-    ink = ~_omniglot_paper(data_root(root))
+def omniglot(paper: np.ndarray) -> dict[str, np.ndarray]:
+    """Omniglot background (964 characters x 20 writers, handwritten, none a digit; bool, True = paper), the
+    near-OOD development set, in two renderings: "MNIST format" (`mnist_format`) and "raw" (105 -> 28 by area
+    averaging, ink white, as drawn)."""
+    ink = ~paper
     raw = np.stack([np.asarray(Image.fromarray(i.astype(np.uint8) * 255).resize((28, 28), Image.BOX)) for i in ink])
     return {"Omniglot dev (MNIST format)": np.stack([mnist_format(i) for i in ink]), "Omniglot dev (raw)": raw}
 
@@ -190,21 +286,24 @@ def noise_images(kind: str, n: int = NOISE_COUNT, seed: int = SEED) -> np.ndarra
 
 @dataclass
 class Split:
-    """Images in the raw MNIST form and their labels (0-9, or 10 for unknown)."""
+    """Images in the raw MNIST form, their labels (0-9, or 10 for unknown) and the fingerprint of the data they
+    were made from (`fingerprint`), which says whether two runs saw the same images."""
 
     images: np.ndarray
     labels: np.ndarray
+    source: str = ""
 
     def __len__(self) -> int:
         return len(self.labels)
 
 
-def unknown_split(images: np.ndarray) -> Split:
-    return Split(images, np.full(len(images), UNKNOWN, dtype=np.int64))
+def unknown_split(images: np.ndarray, source: str = "") -> Split:
+    return Split(images, np.full(len(images), UNKNOWN, dtype=np.int64), source)
 
 
 def mnist_splits(seed: int = SEED, root: str | Path | None = None) -> dict[str, Split]:
-    """MNIST train (5/6) and validation (1/6), split with a fixed seed, and the official test set."""
+    """MNIST train (5/6) and validation (1/6), split with a fixed seed, and the official test set. MNIST is
+    required: missing and impossible to download, it is a MissingDataError saying where to put it."""
     import torchvision
 
     root = data_root(root)
@@ -214,37 +313,49 @@ def mnist_splits(seed: int = SEED, root: str | Path | None = None) -> dict[str, 
     order = np.random.default_rng(seed).permutation(len(labels))
     n_val = len(labels) // 6
     val, tr = order[:n_val], order[n_val:]
+    test_images = test.data.numpy()
     return {
         "train": Split(images[tr], labels[tr]),
         "val": Split(images[val], labels[val]),
-        "test": Split(test.data.numpy(), test.targets.numpy().astype(np.int64)),
+        "test": Split(test_images, test.targets.numpy().astype(np.int64), fingerprint(test_images)),
     }
 
 
-def ood_sets(root: str | Path | None = None) -> dict[str, Split]:
-    """The OOD test sets, every label 10, in OOD_NAMES order."""
-    import torchvision
+def ood_sets(root: str | Path | None = None, say=print) -> dict[str, Split]:
+    """The OOD test sets found under the root (or downloaded), every label 10, in OOD_NAMES order; a missing one
+    is skipped with one line saying how to get it (`sources`)."""
+    found = sources(root, say)
+    made = {"Fashion-MNIST": lambda a: a, "CIFAR-10": lambda a: np.stack([to_mnist_form(Image.fromarray(i)) for i in a]),
+            "KMNIST": lambda a: a, "notMNIST": lambda a: a}
+    sets = {name: unknown_split(make(found[name]), fingerprint(found[name]))
+            for name, make in made.items() if name in found}
+    if "Omniglot" in found:
+        sets |= {name: unknown_split(images, fingerprint(found["Omniglot"]))
+                 for name, images in omniglot(found["Omniglot"]).items()}
+    for kind in ("gaussian", "uniform"):
+        images = noise_images(kind)
+        sets[f"{kind.capitalize()} noise"] = unknown_split(images, fingerprint(images))
+    return {name: sets[name] for name in OOD_NAMES if name in sets}
 
-    root = data_root(root)
-    fashion = _torchvision_set(torchvision.datasets.FashionMNIST, "FashionMNIST", False, root).data.numpy()
-    sets = {
-        "Fashion-MNIST": fashion,
-        "CIFAR-10": _cifar10_test(root),
-        "KMNIST": _idx_test_images("KMNIST", root),
-        "notMNIST": _idx_test_images("notMNIST", root),
-        **omniglot(root),
-        "Gaussian noise": noise_images("gaussian"),
-        "Uniform noise": noise_images("uniform"),
-    }
-    return {name: unknown_split(images) for name, images in sets.items()}
+
+def fingerprints(root: str | Path | None = None) -> dict[str, str]:
+    """Each test set's fingerprint as `ood_sets` and `mnist_splits` would give it, without rendering anything:
+    what a run on this data root would be compared with (a few seconds)."""
+    found = {name: fingerprint(a) for name, a in sources(root, say=lambda _: None).items()}
+    made = {f"{kind.capitalize()} noise": fingerprint(noise_images(kind)) for kind in ("gaussian", "uniform")}
+    return {"MNIST test": mnist_splits(root=root)["test"].source,
+            **{name: found[SOURCE_OF[name]] for name in OOD_NAMES if SOURCE_OF.get(name) in found}, **made}
 
 
 def seed_protocol_indices(sets: dict[str, Split], seed: int = SEED) -> dict[str, np.ndarray]:
-    """The seeds' combined set as indices: all of MNIST test + a fixed 1,000 Fashion-MNIST + 1,000 CIFAR-10."""
+    """The seeds' combined set as indices: all of MNIST test + a fixed 1,000 Fashion-MNIST + 1,000 CIFAR-10 (of
+    those present; a missing one takes its draw all the same, so the other's images stay the same)."""
     rng = np.random.default_rng(seed)
     picks = {"MNIST test": np.arange(len(sets["MNIST test"]))}
     for name in ("Fashion-MNIST", "CIFAR-10"):
-        picks[name] = np.sort(rng.choice(len(sets[name]), SEED_PROTOCOL_COUNT, replace=False))
+        pick = np.sort(rng.choice(len(sets[name]) if name in sets else 10000, SEED_PROTOCOL_COUNT, replace=False))
+        if name in sets:
+            picks[name] = pick
     return picks
 
 

@@ -82,7 +82,7 @@ class MSEDetector:
     @torch.no_grad()
     def raw_scores(self, x: torch.Tensor, features: torch.Tensor | None = None) -> dict[str, np.ndarray]:
         """Per-image MSE of a normalised batch; features unused."""
-        return {"mse": (self.autoencoder(x) - x).pow(2).mean((1, 2, 3)).numpy().astype(np.float64)}
+        return {"mse": (self.autoencoder(x) - x).pow(2).mean((1, 2, 3)).cpu().numpy().astype(np.float64)}
 
     def combine(self, raw: dict[str, np.ndarray]) -> np.ndarray:
         return raw["mse"]
@@ -154,10 +154,10 @@ def logit_scores(logits: torch.Tensor) -> dict[str, np.ndarray]:
     a confident softmax does not round to exactly 1 (ties that would hang on the CPU's float32 rounding)."""
     logits = logits.double()
     return {
-        "MSP": MaxSoftmax.score(logits).numpy(),
-        "max logit": MaxLogit.score(logits).numpy(),
-        "energy": EnergyBased.score(logits).numpy(),
-        "GEN": GEN.score(logits).numpy(),
+        "MSP": MaxSoftmax.score(logits).cpu().numpy(),
+        "max logit": MaxLogit.score(logits).cpu().numpy(),
+        "energy": EnergyBased.score(logits).cpu().numpy(),
+        "GEN": GEN.score(logits).cpu().numpy(),
     }
 
 
@@ -188,17 +188,17 @@ class CombinedDetector:
         feats = self.classifier.features(x) if features is None else features
         out = logit_scores(self.classifier.head(feats)) if need & set(LOGIT_SCORES) else {}
         if "Mahalanobis" in need:
-            out["Mahalanobis"] = self.mahalanobis.predict_features(feats).numpy()
+            out["Mahalanobis"] = self.mahalanobis.predict_features(feats).cpu().numpy()
         if "kNN" in need:
-            out["kNN"] = self.scorer.knn(feats).numpy()
+            out["kNN"] = self.scorer.knn(feats).cpu().numpy()
         if "RMD" in need:
-            out["RMD"] = self.rmd.predict_features(feats).numpy()
+            out["RMD"] = self.rmd.predict_features(feats).cpu().numpy()
         if "ReAct" in need:
-            out["ReAct"] = self.react.predict_feature_maps(feats).numpy()
+            out["ReAct"] = self.react.predict_feature_maps(feats).cpu().numpy()
         if "ASH" in need:
-            out["ASH"] = self.ash.predict_feature_maps(feats[:, :, None, None]).numpy()
+            out["ASH"] = self.ash.predict_feature_maps(feats[:, :, None, None]).cpu().numpy()
         if TRAINED in need:
-            out[TRAINED] = self.digit_or_not(x).numpy()
+            out[TRAINED] = self.digit_or_not(x).cpu().numpy()
         if need & set(RECONSTRUCTION):
             recon = self.reconstruction.raw_scores(x, otsu=bool(need & {"Otsu diff", "seed rule (A)"}))
             out["L2 norm"] = recon["l2"]

@@ -19,6 +19,8 @@ from torch import nn
 
 from preprocess import MNIST_MEAN, MNIST_STD
 
+# The torch releases the notebook's committed outputs are checked with (pytest --nbval passes on both ends).
+TORCH_RANGE = ("2.9", "2.14")
 RETRAIN_HINT = "retrain with `python train.py` (rewrites weights/ and its manifest)"
 # How a network runs inference: (dtype, memory format of its weights). Classifiers run in float32 with
 # channels-last weights (oneDNN's direct convolutions; see README's speed section); their outputs are
@@ -174,6 +176,15 @@ class SystemB(nn.Module):
         self.autoencoder = BNAutoencoder()
 
 
+def supported_torch(version: str) -> bool:
+    """Whether a torch version ("2.9.1+cu128") lies in TORCH_RANGE (major.minor, both ends included)."""
+    def minor(v: str) -> tuple[int, int]:
+        major, rest = v.split(".")[:2]
+        return int(major), int("".join(c for c in rest if c.isdigit()) or 0)
+
+    return minor(TORCH_RANGE[0]) <= minor(version) <= minor(TORCH_RANGE[1])
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -311,6 +322,20 @@ def load_network(net: nn.Module, weights_dir: str | Path, fname: str, manifest: 
     except RuntimeError as err:
         raise ValueError(f"{path} does not fit {type(net).__name__}: {RETRAIN_HINT}") from err
     return for_inference(net)
+
+
+def layer_table(net: nn.Module) -> "pandas.DataFrame":
+    """A network's layers in a form that does not change with torch's version (its module repr does): one row per
+    layer, with its type, weight shape, dropout rate where it has one, and parameter count; a total row last."""
+    import pandas as pd
+
+    rows = {name: {"type": type(m).__name__,
+                   "weight shape": "x".join(map(str, m.weight.shape)) if getattr(m, "weight", None) is not None else "",
+                   "dropout": m.p if isinstance(m, nn.modules.dropout._DropoutNd) else "",
+                   "parameters": sum(p.numel() for p in m.parameters())}
+            for name, m in net.named_modules() if name and not list(m.children())}
+    rows["total"] = {"type": "", "weight shape": "", "dropout": "", "parameters": sum(p.numel() for p in net.parameters())}
+    return pd.DataFrame(rows).T
 
 
 def for_inference(net: nn.Module) -> nn.Module:

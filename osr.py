@@ -2,6 +2,7 @@
 
     from osr import load_osr_model
     model = load_osr_model()                   # the project's best model (weights/); system="A" for the seed design
+                                               # device="cuda" runs it on a GPU (same decisions, scores to ~1e-6)
     labels = model.predict(images)             # uint8 (N, 28, 28) -> 0..9, or 10 for unknown
     scores = model.score(images)               # higher = more unknown; predict gives 10 where score > threshold
 """
@@ -46,8 +47,9 @@ class OSRModel:
     """A digit classifier plus an unknown detector, with the contract predict == 10 exactly where score > threshold."""
 
     def __init__(self, name: str, classifier: ConvNet | DeepCNN, detector: Detector, threshold: float = 1.0,
-                 centre: bool = False):
+                 centre: bool = False, device: str | torch.device = "cpu"):
         self.name = name
+        self.device = torch.device(device)  # where its networks are: each batch is moved there
         self.classifier = classifier.eval()
         self.detector = detector
         self.threshold = float(threshold)
@@ -61,9 +63,9 @@ class OSRModel:
 
         def step(x: torch.Tensor) -> dict[str, np.ndarray]:
             features = self.classifier.features(x)  # computed once, for the digit and for feature detectors
-            return {"digit": self.classifier.head(features).argmax(1).numpy(), **detector.raw_scores(x, features)}
+            return {"digit": self.classifier.head(features).argmax(1).cpu().numpy(), **detector.raw_scores(x, features)}
 
-        raw = batched(step, images, desc, self.centre)
+        raw = batched(step, images, desc, self.centre, self.device)
         return raw.pop("digit"), raw
 
     def decide(self, digits: np.ndarray, raw: dict[str, np.ndarray]) -> Outputs:
@@ -87,23 +89,25 @@ class OSRModel:
 WEIGHTS = Path(__file__).resolve().parent / "weights"  # the project's own, wherever the caller runs from
 
 
-def load_osr_model(weights_dir: str | Path = WEIGHTS, system: str = "best") -> OSRModel:
-    """A trained OSR system ("best", "A" or "B") from verified weights and the manifest's fitted thresholds."""
+def load_osr_model(weights_dir: str | Path = WEIGHTS, system: str = "best", device: str | torch.device = "cpu"
+                   ) -> OSRModel:
+    """A trained OSR system ("best", "A" or "B") from verified weights and the manifest's fitted thresholds, its
+    networks on `device`. The committed numbers are the CPU's; on a GPU the scores differ in the last digits."""
     if system not in SYSTEMS:
         raise ValueError(f"unknown system {system!r}; choose one of {SYSTEMS}")
     manifest = read_manifest(weights_dir)
     spec = manifest["systems"][system]
+
+    def load(net, key):  # verified on the CPU, then moved (before any detector holds its buffers)
+        return load_network(net, weights_dir, spec[key], manifest).to(device)
+
     if system == "B":
-        classifier = load_network(DeepCNN(), weights_dir, spec["classifier"], manifest)
-        autoencoder = load_network(BNAutoencoder(), weights_dir, spec["autoencoder"], manifest)
-        return OSRModel(system, classifier, MSEDetector(autoencoder), spec["threshold"])
-    classifier = load_network(ConvNet(), weights_dir, spec["classifier"], manifest)
-    autoencoder = load_network(Autoencoder(), weights_dir, spec["autoencoder"], manifest)
-    reconstruction = ReconstructionDetector(autoencoder, manifest["systems"]["A"]["thresholds"])
+        detector = MSEDetector(load(BNAutoencoder(), "autoencoder"))
+        return OSRModel(system, load(DeepCNN(), "classifier"), detector, spec["threshold"], device=device)
+    classifier = load(ConvNet(), "classifier")
+    reconstruction = ReconstructionDetector(load(Autoencoder(), "autoencoder"), manifest["systems"]["A"]["thresholds"])
     if system == "A":
-        return OSRModel(system, classifier, reconstruction)
-    scorer = load_network(FeatureScorer(), weights_dir, spec["scorer"], manifest)
-    digit_or_not = load_network(DigitOrNot(), weights_dir, spec["digit_or_not"], manifest)
-    detector = CombinedDetector(classifier, reconstruction, scorer, tuple(spec["components"]),
-                                {k: tuple(v) for k, v in spec["stats"].items()}, digit_or_not)
-    return OSRModel(system, classifier, detector, spec["threshold"], spec["centre_by_mass"])
+        return OSRModel(system, classifier, reconstruction, device=device)
+    detector = CombinedDetector(classifier, reconstruction, load(FeatureScorer(), "scorer"), tuple(spec["components"]),
+                                {k: tuple(v) for k, v in spec["stats"].items()}, load(DigitOrNot(), "digit_or_not"))
+    return OSRModel(system, classifier, detector, spec["threshold"], spec["centre_by_mass"], device)

@@ -146,9 +146,9 @@ def shift(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, fill: float 
     n, h, w = images.shape
     dy, dx = dy.long().clamp(-h, h), dx.long().clamp(-w, w)
     padded = torch.nn.functional.pad(images, (w, w, h, h), value=fill)
-    rows = torch.arange(h) + h - dy[:, None]
-    cols = torch.arange(w) + w - dx[:, None]
-    return padded[torch.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    rows = torch.arange(h, device=images.device) + h - dy[:, None]
+    cols = torch.arange(w, device=images.device) + w - dx[:, None]
+    return padded[torch.arange(n, device=images.device)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
 def mass_offsets(ink: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -160,7 +160,7 @@ def mass_offsets(ink: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     safe = torch.where(blank, 1.0, mass)
 
     def offset(profile: torch.Tensor) -> torch.Tensor:
-        centre = profile @ torch.arange(profile.shape[1], dtype=ink.dtype) / safe
+        centre = profile @ torch.arange(profile.shape[1], dtype=ink.dtype, device=ink.device) / safe
         return torch.where(blank, 0.0, whole_pixels(MNIST_CENTRE - centre)).long()
 
     return offset(ink.sum(2)), offset(ink.sum(1))
@@ -171,7 +171,7 @@ def box_offsets(ink: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     (exact halves to even, as Python rounds); (0, 0) for a blank image."""
     def offset(along: torch.Tensor) -> torch.Tensor:
         size = along.shape[1]
-        idx = torch.arange(size)
+        idx = torch.arange(size, device=along.device)
         first = torch.where(along, idx, size).min(1).values
         last = torch.where(along, idx, -1).max(1).values
         return torch.where(along.any(1), torch.round((size - 1 - first - last) / 2), 0.0).long()
@@ -185,21 +185,22 @@ def centre_by_mass(x: torch.Tensor) -> torch.Tensor:
     bounding box is read where it was made. Whole pixels keep every value exact; blank images stay put."""
     background = -MNIST_MEAN / MNIST_STD
     dy, dx = mass_offsets((x[:, 0] - background).clamp_min(0))  # ink in 0-1, scaled by 1/STD: same centre
-    if not (dy.any() or dx.any()):  # MNIST's own digits: nothing to move
-        return x
+    if x.device.type == "cpu" and not (dy.any() or dx.any()):  # MNIST's own digits: nothing to move (a GPU
+        return x  # would wait for this answer; there the move is cheaper than the wait)
     return shift(x[:, 0], dy, dx, background).unsqueeze(1)
 
 
 @torch.inference_mode()
-def batched(fn, images, desc: str | None = None, centre: bool = False) -> dict[str, np.ndarray]:
-    """fn (normalised DTYPE batch -> dict of per-image arrays) over all images, in order; with centre, each
-    batch is first moved by `centre_by_mass`. The input is validated once and converted one batch at a time,
+def batched(fn, images, desc: str | None = None, centre: bool = False, device: str | torch.device = "cpu"
+            ) -> dict[str, np.ndarray]:
+    """fn (normalised DTYPE batch on `device` -> dict of per-image numpy arrays) over all images, in order; with
+    centre, each batch is first moved by `centre_by_mass`. The input is validated once and converted one batch at a time,
     and results are written into arrays allocated once, so memory grows with the batch and the results, not
     with the input."""
     x = prepare(images)
 
     def batch(i: int) -> torch.Tensor:
-        t = x.tensor(i, i + BATCH, DTYPE)
+        t = x.tensor(i, i + BATCH, DTYPE).to(device)
         return centre_by_mass(t) if centre else t
 
     out: dict[str, np.ndarray] = {}

@@ -199,14 +199,15 @@ def protocol2_row(digit_preds: np.ndarray, digit_labels: np.ndarray, outlier_pre
             "digits right": 100.0 * float(np.mean(digit_preds == digit_labels))}
 
 
-def protocol2(model: OSRModel, digits: Split, digit_out: Outputs, omniglot_raw: Outputs, seed: int = SEED
+def protocol2(model: OSRModel, digits: Split, digit_out: Outputs, omniglot_raw: Outputs | None, seed: int = SEED
               ) -> pd.DataFrame:
     """Protocol 2 for an OSR model, given its outputs on MNIST test (`digits`) and on the raw Omniglot rendering
-    (the background set: the papers drew from both Omniglot sets), of which a fixed 10,000 are taken; MNIST-Noise
-    and Noise are made here and run through the model."""
-    sets = {"Omniglot (raw)": omniglot_raw.take(subsample(len(omniglot_raw.preds), OUTLIER_COUNT, seed)),
-            "MNIST-Noise": model.outputs(mnist_noise(digits.images, seed)),
-            "Noise": model.outputs(uniform_noise(OUTLIER_COUNT, seed))}
+    (the background set: the papers drew from both Omniglot sets; None where Omniglot is missing: no row), of
+    which a fixed 10,000 are taken; MNIST-Noise and Noise are made here and run through the model."""
+    sets = {} if omniglot_raw is None else {
+        "Omniglot (raw)": omniglot_raw.take(subsample(len(omniglot_raw.preds), OUTLIER_COUNT, seed))}
+    sets |= {"MNIST-Noise": model.outputs(mnist_noise(digits.images, seed)),
+             "Noise": model.outputs(uniform_noise(OUTLIER_COUNT, seed))}
     return pd.DataFrame({name: protocol2_row(digit_out.preds, digits.labels, out.preds)
                          for name, out in sets.items()}).T
 

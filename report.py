@@ -49,36 +49,112 @@ def load_results(path: Path = RESULTS) -> dict:
     return json.loads(path.read_text())
 
 
-def differences(computed, stored, tolerance: float = TOLERANCE, where: str = "") -> list[str]:
-    """Every number in `computed` that `stored` lacks or holds more than `tolerance` away, as 'path: new vs old',
-    and every key of `stored` that the run did not compute (a stale number must not survive the check)."""
-    if isinstance(computed, dict):
-        if not isinstance(stored, dict):
-            return [f"{where}: not in the stored results"]
-        path = (lambda k: f"{where}/{k}") if where else str
-        return ([d for k, v in computed.items() for d in differences(v, stored.get(k), tolerance, path(k))]
-                + [f"{path(k)}: in the stored results, not computed by this run" for k in stored if k not in computed])
-    if isinstance(computed, (list, tuple)):
-        return [] if list(computed) == stored else [f"{where}: {list(computed)} vs {stored}"]
-    if stored is None or abs(float(computed) - float(stored)) > tolerance or np.isnan(computed) != np.isnan(stored):
-        return [f"{where}: {float(computed):.4f} vs {stored}"]
-    return []
+def differs(computed, stored, tolerance: float = TOLERANCE) -> bool:
+    """Whether one entry of this run is not the stored one: lists exactly, numbers more than `tolerance` apart,
+    NaN against a number."""
+    if isinstance(computed, (list, tuple)) or isinstance(stored, list):
+        return list(computed) != stored
+    return abs(float(computed) - float(stored)) > tolerance or np.isnan(computed) != np.isnan(stored)
 
 
-def check_results(results: dict, path: Path = RESULTS, tolerance: float = TOLERANCE) -> str:
-    """Raise if this run's results differ from the stored ones by more than `tolerance` points; else say so."""
-    diffs = differences(rounded(results), load_results(path), tolerance)
-    if diffs:
-        raise AssertionError(f"{len(diffs)} numbers differ from {path.name} by more than {tolerance} points "
-                             f"(rerun with OSR_WRITE_REPORT=1 to rewrite it if the change is meant):\n"
-                             + "\n".join(diffs[:20]))
-    return f"all {_count_numbers(results)} numbers of this run are within {tolerance} points of {path.name}"
+# Numbers computed over every OOD set (under "systems" and the notebook's "shown" tables), and protocol 2's name
+# for the Omniglot rendering it draws from: what a number of the results file depends on (`depends_on`).
+POOLED = {"All OOD sets", "Total", "mean", "all_sets"}
+ALIASES = {"Omniglot (raw)": "Omniglot dev (raw)"}
+SEED_PROTOCOL_SETS = {"Fashion-MNIST", "CIFAR-10"}
 
 
-def _count_numbers(results) -> int:
-    if isinstance(results, dict):
-        return sum(_count_numbers(v) for v in results.values())
-    return int(isinstance(results, (float, int, np.number)) and not isinstance(results, bool))
+def _leaves(tree, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], object]:
+    """The results as {path: number or list}, depth first."""
+    if isinstance(tree, dict):
+        return {p: v for k, sub in tree.items() for p, v in _leaves(sub, path + (str(k),)).items()}
+    return {path: tree}
+
+
+def depends_on(path: tuple[str, ...], sets) -> set[str]:
+    """The test sets a number of the results file was computed on: those its path names, every set for a pooled
+    number ("mean", "Total"...) or an unnamed row of a shown table, Fashion-MNIST and CIFAR-10 for the seed
+    protocol; MNIST alone (an empty set here) for the rest: closed-set accuracy, robustness, protocol 1."""
+    named = {ALIASES.get(k, k) for k in path} & set(sets)
+    pooled = path[0] in ("systems", "shown") and (bool(POOLED & set(path)) or (path[0] == "shown" and not named))
+    return named | (set(sets) if pooled else set()) | (SEED_PROTOCOL_SETS if "seed_protocol" in path else set())
+
+
+def check_results(results: dict, path: Path = RESULTS, tolerance: float = TOLERANCE, strict: bool = True) -> str:
+    """This run's results against the stored ones, knowing where each number came from. Numbers computed only on
+    sets whose fingerprint matches the stored run's must be within `tolerance` points (else AssertionError when
+    `strict`, else listed). Numbers that depend on a set from another source, or on one missing here, are not
+    held to the stored values: the message names those sets and how far the largest of their numbers moved."""
+    stored = load_results(path)
+    new_fp, old_fp = results.get("fingerprints", {}), stored.get("fingerprints", {})
+    sets = set(new_fp) | set(old_fp)
+    changed = {s for s in sets if new_fp.get(s) != old_fp.get(s)}
+    new, old = _leaves(rounded(results)), _leaves(stored)
+    errors, moved, unrun, checked = [], [], 0, 0
+    for key in [*new, *(k for k in old if k not in new)]:
+        if key[0] in ("fingerprints", "sets"):  # what the sets are: compared above, through their fingerprints
+            continue
+        if depends_on(key, sets) & changed:
+            if key not in new:
+                unrun += 1
+            elif key in old and isinstance(new[key], (int, float)) and isinstance(old[key], (int, float)):
+                moved.append((abs(new[key] - old[key]), "/".join(key), old[key], new[key]))
+            continue
+        where = "/".join(key)
+        if key not in new:
+            errors.append(f"{where}: in the stored results, not computed by this run")
+        elif key not in old:
+            errors.append(f"{where}: not in the stored results")
+        else:
+            checked += 1
+            if differs(new[key], old[key], tolerance):
+                errors.append(f"{where}: {new[key]} vs {old[key]}")
+    lines = [f"all {checked} numbers on data the stored run saw are within {tolerance} points of {path.name}"]
+    if errors:
+        lines = [f"{len(errors)} numbers on data the stored run saw differ from {path.name} by more than {tolerance} "
+                 f"points:", *errors[:20]]
+        if strict:
+            raise AssertionError("\n".join(lines) + "\n(rerun with OSR_WRITE_REPORT=1 to rewrite it if the change "
+                                 "is meant)")
+    for name in sorted(changed):
+        why = ("missing here" if name not in new_fp else "not in the stored run" if name not in old_fp
+               else f"other data than the stored run (fingerprint {new_fp[name]}, stored {old_fp[name]})")
+        lines.append(f"{name}: {why}")
+    if moved:
+        top = max(moved)
+        lines.append(f"{len(moved)} numbers computed on those sets (aggregates included) are not held to the stored "
+                     f"values: the largest moved {top[0]:.2f} points ({top[1]}: {top[2]} -> {top[3]})")
+    if unrun:
+        lines.append(f"{unrun} stored numbers on those sets were not computed by this run")
+    return "\n".join(lines)
+
+
+def table_record(table: pd.DataFrame) -> dict:
+    """A shown table's numbers as nested data for the results file: row -> column (-> sub-column) -> value;
+    text cells are left out."""
+    record: dict = {}
+    for row, values in table.iterrows():
+        for column, value in values.items():
+            if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+                keys = [str(row), *(map(str, column) if isinstance(column, tuple) else [str(column)])]
+                node = record
+                for key in keys[:-1]:
+                    node = node.setdefault(key, {})
+                node[keys[-1]] = float(value)
+    return record
+
+
+def sets_table(splits: dict, ood: dict, path: Path = RESULTS) -> pd.DataFrame:
+    """The data a run sees: size and role of every set, its fingerprint and whether it matches the data the
+    stored results were computed on (else its numbers are reported, not checked, at the end)."""
+    stored = load_results(path).get("fingerprints", {}) if path.exists() else {}
+    rows = {}
+    for name, split in {**splits, **ood}.items():
+        key = "MNIST test" if name == "test" else name
+        same = "" if not split.source else "yes" if stored.get(key) == split.source else "no"
+        rows[name] = {"images": len(split), "role": "known (MNIST)" if name in splits else "unknown, test only",
+                      "fingerprint": split.source, "as in results.json": same}
+    return pd.DataFrame(rows).T.astype({"images": int})
 
 
 def readme_table(results: dict) -> str:

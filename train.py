@@ -86,14 +86,15 @@ def style_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     reads every input."""
     n = len(x)
     ink = x * MNIST_STD + MNIST_MEAN
-    pen = torch.rand(n, generator=generator)[:, None, None, None]
-    strength = torch.rand(n, 1, 1, 1, generator=generator)
+    # drawn from the CPU generator whatever the device, so a GPU run draws what a CPU run draws
+    pen = torch.rand(n, generator=generator)[:, None, None, None].to(x.device)
+    strength = torch.rand(n, 1, 1, 1, generator=generator).to(x.device)
     thick, thin = F.max_pool2d(ink, 3, 1, 1), -F.max_pool2d(-ink, 3, 1, 1)
     ink = torch.where(pen < 0.3, ink + (thick - ink) * strength,
                       torch.where(pen > 0.7, ink + (thin - ink) * strength, ink))
     kernel = torch.tensor([1.0, 2.0, 1.0])
     kernel = (kernel[:, None] * kernel[None] / 16).to(ink)[None, None]
-    blur = torch.rand(n, generator=generator)[:, None, None, None] < 0.3
+    blur = torch.rand(n, generator=generator)[:, None, None, None].to(x.device) < 0.3
     ink = torch.where(blur, F.conv2d(ink, kernel, padding=1), ink)
     ink = ink / ink.amax((1, 2, 3), keepdim=True).clamp_min(1e-6)
     moved = random_affine((ink - MNIST_MEAN) / MNIST_STD, generator, degrees=10.0, translate=0.0, scale=(0.85, 1.1),
@@ -104,7 +105,7 @@ def style_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 def digit_or_not_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
     """Binary cross-entropy of "not a digit" (label 1 = drawn outlier) and the number of correct decisions."""
     logits = net(x)
-    return F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype)), int(((logits > 0) == (y > 0)).sum())
+    return F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype)), ((logits > 0) == (y > 0)).sum()
 
 
 def outlier_split(digits: Split, counts: dict[str, int], seed: int) -> Split:
@@ -139,7 +140,7 @@ def outlier_exposure_loss(drawn: torch.Tensor, generator: torch.Generator, weigh
             pick = torch.randint(len(drawn), (len(x),), generator=generator)
             flat = -net(style_augment(drawn[pick].to(x.device), generator)).log_softmax(1).mean()
             loss = loss + weight * flat
-        return loss, int((logits.argmax(1) == y).sum())
+        return loss, (logits.argmax(1) == y).sum()
 
     return loss_fn
 
@@ -201,9 +202,11 @@ def contrastive_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: flo
     sq = (embeddings[:, None] - embeddings[None]).pow(2).sum(-1)
     dist = sq.clamp_min(1e-12).sqrt()  # the clamp keeps the gradient finite for coinciding embeddings
     same = labels[:, None] == labels[None]
-    pairs = ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    pos, neg = dist[same & pairs], dist[~same]
-    loss = (pos.mean() if pos.numel() else 0.0) + ((margin - neg).clamp_min(0).mean() if neg.numel() else 0.0)
+    pos = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    neg = ~same
+    # masked means (0 where a batch has no such pair), without boolean indexing: its size depends on the data
+    loss = ((dist * pos).sum() / pos.sum().clamp_min(1)
+            + ((margin - dist).clamp_min(0) * neg).sum() / neg.sum().clamp_min(1))
     return loss / embeddings.shape[1]
 
 
@@ -216,7 +219,7 @@ def system_b_loss(generator: torch.Generator, weight: float = 1.0, margin: float
         logits = net.classifier.head(emb)
         loss = (F.cross_entropy(logits, y) + F.mse_loss(net.autoencoder(x), x)
                 + weight * contrastive_loss(emb, y, margin))
-        return loss, int((logits.argmax(1) == y).sum())
+        return loss, (logits.argmax(1) == y).sum()
 
     return loss_fn
 
@@ -224,7 +227,7 @@ def system_b_loss(generator: torch.Generator, weight: float = 1.0, margin: float
 def classifier_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
     """Cross-entropy and the number of correct predictions."""
     logits = net(x)
-    return F.cross_entropy(logits, y), int((logits.argmax(1) == y).sum())
+    return F.cross_entropy(logits, y), (logits.argmax(1) == y).sum()
 
 
 def autoencoder_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, None]:
@@ -232,24 +235,34 @@ def autoencoder_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[
     return F.mse_loss(net(x), x), None
 
 
-def _run_epoch(net, loss_fn, x, y, batch_size, optimizer=None, generator=None, augment=None
-               ) -> tuple[float, float | None]:
-    """One pass over (x, y): trains (augmenting each batch) when an optimizer is given; mean loss, accuracy or None."""
+def _epoch_sums(net, loss_fn, x, y, batch_size, optimizer=None, generator=None, augment=None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One pass over (x, y) on their device: trains (augmenting each batch) when an optimizer is given. The summed
+    loss and number right stay tensors on that device (no wait for the GPU per batch)."""
     net.train(optimizer is not None)
     order = torch.randperm(len(x), generator=generator) if optimizer else torch.arange(len(x))
-    total_loss, correct = 0.0, 0
+    exact = torch.float32 if x.device.type == "mps" else torch.float64  # as the loss's Python float sum was
+    total_loss, correct = torch.zeros((), dtype=exact, device=x.device), torch.zeros((), dtype=torch.long,
+                                                                                  device=x.device)
     with torch.set_grad_enabled(optimizer is not None):
         for i in range(0, len(x), batch_size):
-            idx = order[i: i + batch_size]
+            idx = order[i: i + batch_size].to(x.device)
             xb = augment(x[idx], generator) if optimizer and augment else x[idx]
             loss, n_correct = loss_fn(net, xb, y[idx])
             if optimizer:
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-            total_loss += loss.item() * len(idx)
+            total_loss = total_loss + loss.detach().to(exact) * len(idx)
             correct = None if n_correct is None else correct + n_correct
-    return total_loss / len(x), None if correct is None else 100.0 * correct / len(x)
+    return total_loss, correct
+
+
+def _run_epoch(net, loss_fn, x, y, batch_size, optimizer=None, generator=None, augment=None
+               ) -> tuple[float, float | None]:
+    """`_epoch_sums` as the history keeps it: mean loss, and accuracy in % or None."""
+    total_loss, correct = _epoch_sums(net, loss_fn, x, y, batch_size, optimizer, generator, augment)
+    return float(total_loss) / len(x), None if correct is None else 100.0 * int(correct) / len(x)
 
 
 def cosine(optimizer: torch.optim.Optimizer, epochs: int):

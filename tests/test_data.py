@@ -79,6 +79,9 @@ def test_ood_sets_are_uint8_28px_and_all_labelled_unknown():
         assert split.images.dtype == np.uint8 and split.images.shape[1:] == (28, 28), name
         assert (split.labels == data.UNKNOWN).all(), name
     assert len(sets["CIFAR-10"]) == len(sets["KMNIST"]) == len(sets["notMNIST"]) == 10000
+    fingerprints = data.fingerprints()  # the quick way (no rendering) says what ood_sets carries
+    assert {name: split.source for name, split in sets.items()} == {k: v for k, v in fingerprints.items()
+                                                                     if k != "MNIST test"}
 
 
 def test_seed_protocol_is_all_mnist_test_plus_a_fixed_1000_fashion_and_1000_cifar():
@@ -105,7 +108,7 @@ def test_mnist_format_fits_the_ink_in_20px_and_centres_its_mass():
 
 
 def test_omniglot_comes_in_two_renderings_of_all_19280_characters():
-    sets = data.omniglot()
+    sets = data.omniglot(data._omniglot_paper(data.data_root()))
     assert list(sets) == ["Omniglot dev (MNIST format)", "Omniglot dev (raw)"]
     for name, images in sets.items():
         assert images.shape == (19280, 28, 28) and images.dtype == np.uint8, name

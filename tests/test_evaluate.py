@@ -122,22 +122,64 @@ def test_rounded_results_drop_float_noise_and_keep_the_layout():
     assert type(report.rounded(noisy)["d"]) is float
 
 
-def test_differences_report_numbers_beyond_the_tolerance_and_missing_ones():
+def _check(computed: dict, stored: dict, tmp_path, **kwargs) -> str:
+    report.save_results(stored, tmp_path / "stored.json")
+    return report.check_results(computed, tmp_path / "stored.json", **kwargs)
+
+
+def test_the_check_fails_on_numbers_beyond_the_tolerance_new_ones_and_stale_ones(tmp_path):
     stored = {"x": {"acc": 99.0, "auroc": 98.0}, "sets": ["a", "b"]}
-    assert report.differences({"x": {"acc": 99.04, "auroc": 98.0}, "sets": ["a", "b"]}, stored) == []
-    assert report.differences({"x": {"acc": 99.06, "auroc": 98.0}, "sets": ["a", "b"]}, stored) == \
-        ["x/acc: 99.0600 vs 99.0"]
-    assert report.differences({"x": {"acc": 99.0, "auroc": 98.0, "new": 1.0}, "sets": ["a", "b"]}, stored) == \
-        ["x/new: 1.0000 vs None"]
-    assert report.differences({"x": {"acc": 99.0, "auroc": 98.0}, "sets": ["a"]}, stored) == \
-        ["sets: ['a'] vs ['a', 'b']"]
+    assert _check({"x": {"acc": 99.04, "auroc": 98.0}, "sets": ["a", "b"]}, stored, tmp_path).startswith("all 2 ")
+    with pytest.raises(AssertionError, match=r"x/acc: 99.06 vs 99.0"):
+        _check({"x": {"acc": 99.06, "auroc": 98.0}}, stored, tmp_path)
+    with pytest.raises(AssertionError, match="x/new: not in the stored results"):
+        _check({"x": {"acc": 99.0, "auroc": 98.0, "new": 1.0}}, stored, tmp_path)
+    with pytest.raises(AssertionError, match="x/auroc: in the stored results, not computed by this run"):
+        _check({"x": {"acc": 99.0}}, stored, tmp_path)
+    with pytest.raises(AssertionError, match="x/acc: nan vs 99.0"):
+        _check({"x": {"acc": float("nan"), "auroc": 98.0}}, stored, tmp_path)
+    assert "1 numbers on data the stored run saw differ" in _check({"x": {"acc": 90.0, "auroc": 98.0}}, stored,
+                                                                  tmp_path, strict=False)
 
 
-def test_a_number_only_in_the_stored_results_is_a_difference():
-    stored = {"x": {"acc": 99.0, "stale": 50.0}, "sets": ["a"]}
-    assert report.differences({"x": {"acc": 99.0}, "sets": ["a"]}, stored) == \
-        ["x/stale: in the stored results, not computed by this run"]
-    assert report.differences({"sets": ["a"]}, stored) == ["x: in the stored results, not computed by this run"]
+def _run(fingerprints: dict, cifar: float, mnist: float, pooled: float) -> dict:
+    return {"fingerprints": fingerprints,
+            "systems": {"A": {"closed_set": mnist, "per_set": {"MNIST test": mnist, "CIFAR-10": cifar, "Total": pooled},
+                              "seed_protocol": {"total": pooled}}},
+            "literature": {"protocol 2": {"Omniglot (raw)": {"macro-F1": 86.0}, "Noise": {"macro-F1": 99.0}}}}
+
+
+def test_numbers_on_a_set_from_another_source_are_reported_not_checked(tmp_path):
+    stored = _run({"MNIST test": "m", "CIFAR-10": "jpeg", "Omniglot dev (raw)": "o"}, 99.0, 98.0, 97.0)
+    other = _run({"MNIST test": "m", "CIFAR-10": "official", "Omniglot dev (raw)": "o"}, 98.5, 98.0, 96.9)
+    message = _check(other, stored, tmp_path)
+    assert message.startswith("all 4 numbers on data the stored run saw are within 0.05")  # closed set, MNIST, Omniglot, Noise
+    assert "CIFAR-10: other data than the stored run (fingerprint official, stored jpeg)" in message
+    assert "3 numbers computed on those sets" in message and "the largest moved 0.50 points" in message
+    other["systems"]["A"]["closed_set"] = 97.0  # MNIST alone: still held to the stored value
+    with pytest.raises(AssertionError, match="systems/A/closed_set"):
+        _check(other, stored, tmp_path)
+
+
+def test_a_missing_set_leaves_its_numbers_unchecked_and_says_so(tmp_path):
+    stored = _run({"MNIST test": "m", "CIFAR-10": "jpeg", "Omniglot dev (raw)": "o"}, 99.0, 98.0, 97.0)
+    here = _run({"MNIST test": "m", "CIFAR-10": "jpeg"}, 99.0, 98.0, 97.0)
+    del here["literature"]["protocol 2"]["Omniglot (raw)"]
+    message = _check(here, stored, tmp_path)
+    assert "Omniglot dev (raw): missing here" in message
+    assert "1 stored numbers on those sets were not computed" in message
+
+
+def test_what_each_number_depends_on():
+    sets = {"MNIST test", "Fashion-MNIST", "CIFAR-10", "Omniglot dev (raw)"}
+    ood = sets - {"MNIST test"}
+    assert report.depends_on(("systems", "A", "closed_set"), sets) == set()
+    assert report.depends_on(("systems", "A", "ood", "CIFAR-10", "AUROC"), sets) == {"CIFAR-10"}
+    assert report.depends_on(("systems", "A", "ood", "mean", "AUROC"), sets) == sets
+    assert report.depends_on(("systems", "B", "seed_protocol", "total"), sets) == {"Fashion-MNIST", "CIFAR-10"}
+    assert report.depends_on(("literature", "protocol 2", "Omniglot (raw)", "macro-F1"), sets) == {"Omniglot dev (raw)"}
+    assert report.depends_on(("literature", "protocol 1", "mean", "AUROC"), sets) == set()  # over splits, not sets
+    assert report.depends_on(("shown", "B threshold rules", "known", "B, train rule"), sets) >= ood
 
 
 def test_check_results_passes_on_the_stored_file_and_fails_on_a_changed_number(tmp_path):
@@ -166,8 +208,8 @@ def test_a_perturbed_threshold_is_caught_by_the_check_against_the_results_file()
         return 100.0 * float(np.mean(preds == test.labels))
 
     stored = report.load_results()["systems"]["A"]["per_set"]["MNIST test"]
-    assert report.differences(mnist_accuracy(model.threshold), stored) == []
-    assert report.differences(mnist_accuracy(0.9 * model.threshold), stored) != []
+    assert not report.differs(mnist_accuracy(model.threshold), stored)
+    assert report.differs(mnist_accuracy(0.9 * model.threshold), stored)
 
 
 def test_the_results_file_holds_rounded_numbers_only():

@@ -1,0 +1,69 @@
+"""Any torch device: training steps, augmentation, centring and inference on the `meta` device, where a CPU tensor
+mixed into a computation raises as it would on a GPU ("Tensor on device cpu is not on the expected device meta")."""
+import numpy as np
+import pytest
+import torch
+
+import detectors
+import models
+import osr
+import preprocess
+import train
+
+META = torch.device("meta")
+
+
+def _batch(n: int = 8, dtype=torch.float32) -> torch.Tensor:
+    return torch.randn(n, 1, 28, 28, dtype=dtype).to(META)
+
+
+@pytest.mark.parametrize("name", ["classifier", "autoencoder", "system B", "digit-or-not", "split network"])
+def test_a_training_step_of_every_network_stays_on_its_device(name):
+    generator = torch.Generator().manual_seed(0)
+    x, digits, binary, known = _batch(), torch.randint(0, 10, (8,)), torch.randint(0, 2, (8,)), torch.randint(0, 6, (8,))
+    net, loss_fn, augment, y = {
+        "classifier": (models.ConvNet(), train.classifier_loss, train.random_affine, digits),
+        "autoencoder": (models.Autoencoder(), train.autoencoder_loss, None, digits),
+        "system B": (models.SystemB(), train.system_b_loss(generator), None, digits),
+        "digit-or-not": (models.DigitOrNot(), train.digit_or_not_loss, train.style_augment, binary),
+        "split network": (models.ConvNet(classes=6), train.outlier_exposure_loss(torch.randn(20, 1, 28, 28), generator),
+                          train.style_augment, known),
+    }[name]
+    net.to(META)
+    optimizer = torch.optim.Adam(net.parameters())
+    loss, correct = train._epoch_sums(net, loss_fn, x, y.to(META), 4, optimizer, generator, augment)
+    assert loss.device == META and (correct is None or correct.device == META)
+    assert all(p.device == META for p in net.parameters())
+
+
+def test_augmentations_and_centring_stay_on_the_device():
+    generator = torch.Generator().manual_seed(0)
+    x = _batch()
+    for out in (train.style_augment(x, generator), train.half_batch_augment(x, generator),
+                train.random_affine(x, generator), preprocess.centre_by_mass(x.double())):
+        assert out.device == META and out.shape == x.shape
+    assert all(o.device == META for o in (*preprocess.mass_offsets(x[:, 0]), *preprocess.box_offsets(x[:, 0] > 0)))
+
+
+@pytest.mark.parametrize("system", ["A", "B"])
+def test_a_loaded_system_runs_its_networks_on_the_device_it_is_given(system):
+    model = osr.load_osr_model(system=system, device=META)
+    x = preprocess.centre_by_mass(_batch(dtype=preprocess.DTYPE))
+    assert model.device == META
+    assert model.classifier.head(model.classifier.features(x)).device == META
+    assert model.detector.autoencoder(x).device == META
+
+
+def test_the_best_models_scorer_and_digit_or_not_network_run_on_the_device():
+    model = osr.load_osr_model()
+    scorer = model.detector.scorer.to(META)
+    features = model.classifier.to(META).features(_batch(dtype=preprocess.DTYPE))
+    assert scorer.knn(features).device == META
+    assert model.detector.digit_or_not.to(META)(_batch(dtype=preprocess.DTYPE)).device == META
+    assert detectors.MaxLogit.score(model.classifier.head(features)).device == META
+
+
+def test_prediction_batches_reach_the_networks_on_their_device_centred_there():
+    seen = preprocess.batched(lambda x: {"on device": np.full(len(x), x.device == META)},
+                              np.zeros((300, 28, 28), np.uint8), centre=True, device=META)
+    assert len(seen["on device"]) == 300 and seen["on device"].all()
