@@ -24,11 +24,13 @@ from preprocess import box_offsets, mass_offsets, shift, to_mnist_form
 UNKNOWN = 10
 SEED = 0
 DATA_ENV = "OSR_DATA_DIR"
-OOD_NAMES = ("Fashion-MNIST", "CIFAR-10", "KMNIST", "notMNIST", "Omniglot dev (MNIST format)", "Omniglot dev (raw)",
-             "Gaussian noise", "Uniform noise")
+OOD_NAMES = ("Fashion-MNIST", "CIFAR-10", "KMNIST", "notMNIST", "EMNIST letters", "SVHN", "Omniglot dev (MNIST format)",
+             "Omniglot dev (raw)", "Gaussian noise", "Uniform noise")
 # The source each OOD set is made from (both Omniglot renderings come from one); noise sets are made here.
 SOURCE_OF = {"Fashion-MNIST": "Fashion-MNIST", "CIFAR-10": "CIFAR-10", "KMNIST": "KMNIST", "notMNIST": "notMNIST",
+             "EMNIST letters": "EMNIST letters", "SVHN": "SVHN",
              "Omniglot dev (MNIST format)": "Omniglot", "Omniglot dev (raw)": "Omniglot"}
+LETTERS = "abcdefghijklmnopqrstuvwxyz"  # EMNIST letters' labels 1-26
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # notMNIST has no torchvision loader: its MNIST-format files, from the repository's commit that added them, checked
 # against the sha256 of the copy the committed numbers come from.
@@ -49,6 +51,9 @@ _SOURCES = {  # where a user gets each set, for the messages
                 "CIFAR10-test-jpg/<class>/NNNN.jpg)",
     "Omniglot": "torchvision.datasets.Omniglot(background=True) downloads it into omniglot-py/ (or "
                 "Omniglot/images_background.npz)",
+    "EMNIST letters": "torchvision.datasets.EMNIST(split='letters') downloads it into EMNIST/raw/ (or a sample "
+                      "in EMNIST/emnist_letters_test_sample.npz)",
+    "SVHN": "torchvision.datasets.SVHN(split='test') downloads it into SVHN/",
 }
 
 
@@ -82,16 +87,31 @@ def _missing(name: str, root: Path, folder: Path, why: object = "") -> MissingDa
     )
 
 
+def _folders(root: Path) -> set[Path]:
+    return {Path(folder) for folder, _, _ in os.walk(root)}
+
+
+def _download(fetch, name: str, root: Path, folder: Path):
+    """`fetch()` (a download into the root); if it fails (offline, a read-only root, a changed file), the
+    folders it created are removed again, so that a root it could not fill is left as it was, and the error
+    says what is missing and how to get it."""
+    before = _folders(root)
+    try:
+        return fetch()
+    except Exception as err:
+        for made in sorted(_folders(root) - before, key=lambda f: len(f.parts), reverse=True):
+            if not any(made.iterdir()):
+                made.rmdir()
+        raise _missing(name, root, folder, err) from err
+
+
 def _torchvision_set(cls, name: str, train: bool, root: Path, **kwargs):
     """Read a torchvision dataset from the root, downloading only when it is absent."""
     try:
         return cls(str(root), train=train, download=False, **kwargs)
     except RuntimeError:
         pass
-    try:
-        return cls(str(root), train=train, download=True, **kwargs)
-    except Exception as err:  # offline, or a read-only root: say what is missing and how to get it
-        raise _missing(name, root, root / cls.__name__, err) from err
+    return _download(lambda: cls(str(root), train=train, download=True, **kwargs), name, root, root / cls.__name__)
 
 
 def _read_idx_gz(path: Path) -> np.ndarray:
@@ -119,11 +139,11 @@ def _download_checked(url: str, path: Path, sha: str) -> None:
     import hashlib
     import urllib.request
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     with urllib.request.urlopen(url, timeout=60) as response:
         blob = response.read()
     if hashlib.sha256(blob).hexdigest() != sha:
         raise ValueError(f"{url} does not have the expected sha256 {sha}")
+    path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_suffix(".part")
     part.write_bytes(blob)
     part.replace(path)
@@ -140,10 +160,8 @@ def _idx_test_images(name: str, root: Path) -> np.ndarray:
 
         _torchvision_set(torchvision.datasets.KMNIST, name, False, root)
     else:
-        try:
-            _download_checked(NOTMNIST_URL, folder / "t10k-images-idx3-ubyte.gz", NOTMNIST_SHA256)
-        except Exception as err:  # offline, a read-only root, or a changed file
-            raise _missing(name, root, folder, err) from err
+        _download(lambda: _download_checked(NOTMNIST_URL, folder / "t10k-images-idx3-ubyte.gz", NOTMNIST_SHA256),
+                  name, root, folder)
     return _idx_test_images(name, root)
 
 
@@ -195,10 +213,8 @@ def _omniglot_paper(root: Path) -> np.ndarray:
     if not tree.is_dir():
         import torchvision
 
-        try:
-            torchvision.datasets.Omniglot(str(root), background=True, download=True)
-        except Exception as err:  # offline, or a read-only root
-            raise _missing("Omniglot", root, path, err) from err
+        _download(lambda: torchvision.datasets.Omniglot(str(root), background=True, download=True), "Omniglot",
+                  root, path)
     pngs = sorted(tree.glob("*/*/*.png"), key=lambda p: p.name)
     if not pngs:
         raise _missing("Omniglot", root, tree)
@@ -210,9 +226,59 @@ def _omniglot_paper(root: Path) -> np.ndarray:
     return np.stack([paper(p) for p in pngs])
 
 
-_READERS = {"Fashion-MNIST": _fashion_mnist_test, "CIFAR-10": _cifar10_test,
-            "KMNIST": lambda root: _idx_test_images("KMNIST", root),
-            "notMNIST": lambda root: _idx_test_images("notMNIST", root), "Omniglot": _omniglot_paper}
+def _emnist_letters_test(root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """EMNIST letters test as uint8 (N, 28, 28) in MNIST's orientation, and its letters (1-26 = a-z), in the
+    official order: torchvision's `EMNIST/raw/emnist-letters-test-*` (20,800 images; stored transposed, turned
+    here; downloaded if neither file is there), else the offline sample `EMNIST/emnist_letters_test_sample.npz`
+    (1,479 images of a-s, already turned)."""
+    raw, sample = root / "EMNIST" / "raw", root / "EMNIST" / "emnist_letters_test_sample.npz"
+
+    def official(kind: str) -> Path | None:
+        names = (f"emnist-letters-test-{kind}-ubyte", f"emnist-letters-test-{kind}-ubyte.gz")
+        return next((raw / name for name in names if (raw / name).exists()), None)
+
+    if official("images-idx3") is None and sample.exists():
+        with np.load(sample) as npz:
+            return npz["images"], npz["labels"]
+    if official("images-idx3") is None:
+        import torchvision
+
+        _torchvision_set(torchvision.datasets.EMNIST, "EMNIST letters", False, root, split="letters")
+    images = _read_idx_gz(official("images-idx3")).transpose(0, 2, 1).copy()
+    return images, _read_idx_gz(official("labels-idx1")).astype(np.int64)
+
+
+def _svhn_test(root: Path) -> np.ndarray:
+    """SVHN test (house numbers photographed in colour: digits, but not MNIST's, and unknown to this project as to
+    seed B) as RGB uint8 (N, 32, 32, 3) in the file's order: torchvision's `SVHN/test_32x32.mat` (downloaded if
+    absent)."""
+    path = root / "SVHN" / "test_32x32.mat"
+    if not path.exists():
+        import torchvision
+
+        _download(lambda: torchvision.datasets.SVHN(str(root / "SVHN"), split="test", download=True), "SVHN", root,
+                  path.parent)
+    from scipy.io import loadmat
+
+    return np.ascontiguousarray(loadmat(path)["X"].transpose(3, 0, 1, 2))  # (32, 32, 3, N) in the file
+
+
+@dataclass
+class Source:
+    """One OOD source as read, in its canonical order: its array, and its own labels where a view needs them
+    (EMNIST's letters)."""
+
+    data: np.ndarray
+    classes: np.ndarray | None = None
+
+
+_READERS = {"Fashion-MNIST": lambda root: Source(_fashion_mnist_test(root)),
+            "CIFAR-10": lambda root: Source(_cifar10_test(root)),
+            "KMNIST": lambda root: Source(_idx_test_images("KMNIST", root)),
+            "notMNIST": lambda root: Source(_idx_test_images("notMNIST", root)),
+            "EMNIST letters": lambda root: Source(*_emnist_letters_test(root)),
+            "SVHN": lambda root: Source(_svhn_test(root)),
+            "Omniglot": lambda root: Source(_omniglot_paper(root))}
 
 
 def fingerprint(array: np.ndarray) -> str:
@@ -223,7 +289,7 @@ def fingerprint(array: np.ndarray) -> str:
     return hashlib.sha256(f"{a.dtype}{a.shape}".encode() + a.tobytes()).hexdigest()[:16]
 
 
-def sources(root: str | Path | None = None, say=print) -> dict[str, np.ndarray]:
+def sources(root: str | Path | None = None, say=print) -> dict[str, Source]:
     """The OOD sources found (or downloaded) under the root, each in its canonical order; a missing one is
     skipped with one line (through `say`) saying how to get it."""
     root, found = data_root(root), {}
@@ -286,19 +352,21 @@ def noise_images(kind: str, n: int = NOISE_COUNT, seed: int = SEED) -> np.ndarra
 
 @dataclass
 class Split:
-    """Images in the raw MNIST form, their labels (0-9, or 10 for unknown) and the fingerprint of the data they
-    were made from (`fingerprint`), which says whether two runs saw the same images."""
+    """Images in the raw MNIST form, their labels (0-9, or 10 for unknown), the fingerprint of the data they
+    were made from (`fingerprint`), which says whether two runs saw the same images, and the set's own classes
+    where a view needs them (EMNIST's letters, 1-26)."""
 
     images: np.ndarray
     labels: np.ndarray
     source: str = ""
+    classes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
 
-def unknown_split(images: np.ndarray, source: str = "") -> Split:
-    return Split(images, np.full(len(images), UNKNOWN, dtype=np.int64), source)
+def unknown_split(images: np.ndarray, source: str = "", classes: np.ndarray | None = None) -> Split:
+    return Split(images, np.full(len(images), UNKNOWN, dtype=np.int64), source, classes)
 
 
 def mnist_splits(seed: int = SEED, root: str | Path | None = None) -> dict[str, Split]:
@@ -321,17 +389,26 @@ def mnist_splits(seed: int = SEED, root: str | Path | None = None) -> dict[str, 
     }
 
 
+def _as_is(images: np.ndarray) -> np.ndarray:
+    return images
+
+
+def _greyscale_28(rgb: np.ndarray) -> np.ndarray:
+    """Colour images (N, H, W, 3) as MNIST-form uint8 (N, 28, 28), one by one through `to_mnist_form`."""
+    return np.stack([to_mnist_form(Image.fromarray(image)) for image in rgb])
+
+
 def ood_sets(root: str | Path | None = None, say=print) -> dict[str, Split]:
     """The OOD test sets found under the root (or downloaded), every label 10, in OOD_NAMES order; a missing one
     is skipped with one line saying how to get it (`sources`)."""
     found = sources(root, say)
-    made = {"Fashion-MNIST": lambda a: a, "CIFAR-10": lambda a: np.stack([to_mnist_form(Image.fromarray(i)) for i in a]),
-            "KMNIST": lambda a: a, "notMNIST": lambda a: a}
-    sets = {name: unknown_split(make(found[name]), fingerprint(found[name]))
+    made = {"Fashion-MNIST": _as_is, "CIFAR-10": _greyscale_28, "KMNIST": _as_is, "notMNIST": _as_is,
+            "EMNIST letters": _as_is, "SVHN": _greyscale_28}
+    sets = {name: unknown_split(make(found[name].data), fingerprint(found[name].data), found[name].classes)
             for name, make in made.items() if name in found}
     if "Omniglot" in found:
-        sets |= {name: unknown_split(images, fingerprint(found["Omniglot"]))
-                 for name, images in omniglot(found["Omniglot"]).items()}
+        sets |= {name: unknown_split(images, fingerprint(found["Omniglot"].data))
+                 for name, images in omniglot(found["Omniglot"].data).items()}
     for kind in ("gaussian", "uniform"):
         images = noise_images(kind)
         sets[f"{kind.capitalize()} noise"] = unknown_split(images, fingerprint(images))
@@ -341,7 +418,7 @@ def ood_sets(root: str | Path | None = None, say=print) -> dict[str, Split]:
 def fingerprints(root: str | Path | None = None) -> dict[str, str]:
     """Each test set's fingerprint as `ood_sets` and `mnist_splits` would give it, without rendering anything:
     what a run on this data root would be compared with (a few seconds)."""
-    found = {name: fingerprint(a) for name, a in sources(root, say=lambda _: None).items()}
+    found = {name: fingerprint(s.data) for name, s in sources(root, say=lambda _: None).items()}
     made = {f"{kind.capitalize()} noise": fingerprint(noise_images(kind)) for kind in ("gaussian", "uniform")}
     return {"MNIST test": mnist_splits(root=root)["test"].source,
             **{name: found[SOURCE_OF[name]] for name in OOD_NAMES if SOURCE_OF.get(name) in found}, **made}

@@ -15,7 +15,7 @@ from tqdm import tqdm
 import detectors
 import helpers
 import metrics
-from data import SEED, UNKNOWN, Split, corrupt
+from data import LETTERS, SEED, UNKNOWN, Split, corrupt
 from osr import OSRModel, Outputs
 from preprocess import batched
 
@@ -180,3 +180,54 @@ def robustness_results(table: pd.DataFrame) -> dict[str, dict[str, dict[str, flo
     """The robustness table as nested data for the results file: system -> corruption -> metric -> value."""
     return {system: {kind: {metric: float(table.loc[kind, (system, metric)]) for metric in table[system].columns}
                      for kind in table.index} for system in table.columns.get_level_values(0).unique()}
+
+
+def letter_table(outputs: dict[str, Outputs], letters: np.ndarray) -> pd.DataFrame:
+    """Per EMNIST letter (labels 1-26 = a-z) and system: images, the share rejected (%), and among the accepted
+    ones the digit most are read as and its share of them (%)."""
+    rows = {}
+    for code in np.unique(letters):
+        pick = letters == code
+        row = {("", "images"): int(pick.sum())}
+        for system, out in outputs.items():
+            preds = out.preds[pick]
+            accepted = preds[preds != UNKNOWN]
+            digit = int(np.bincount(accepted, minlength=10).argmax()) if len(accepted) else -1
+            row |= {(system, "rejected %"): 100.0 * float(np.mean(preds == UNKNOWN)),
+                    (system, "read as"): digit,
+                    (system, "read as %"): 100.0 * float(np.mean(accepted == digit)) if len(accepted) else np.nan}
+        rows[LETTERS[code - 1]] = row
+    table = pd.DataFrame(rows).T
+    return table.astype({column: int for column in table.columns if column[1] in ("images", "read as")})
+
+
+def letters_summary(outputs: dict[str, Outputs], letters: np.ndarray, lookalikes: str = "ilo") -> pd.DataFrame:
+    """Per system: the share of the letters rejected with its 95% Wilson interval, how much of what is accepted
+    the look-alikes of digits (i, l, o: read as 1, 1, 0) make up, and the share rejected of them and of the
+    other letters."""
+    from scipy.stats import binomtest
+
+    alike = np.isin(letters, [LETTERS.index(c) + 1 for c in lookalikes])
+    rows = {}
+    for system, out in outputs.items():
+        rejected = out.preds == UNKNOWN
+        interval = binomtest(int(rejected.sum()), len(rejected)).proportion_ci(0.95, method="wilson")
+        rows[system] = {"rejected %": 100.0 * float(rejected.mean()), "95% interval low": 100.0 * interval.low,
+                        "95% interval high": 100.0 * interval.high,
+                        f"{lookalikes} in the accepted %": 100.0 * float(alike[~rejected].mean()) if (~rejected).any()
+                        else 0.0,
+                        f"rejected of {lookalikes} %": 100.0 * float(rejected[alike].mean()),
+                        "rejected of the other letters %": 100.0 * float(rejected[~alike].mean())}
+    return pd.DataFrame(rows).T
+
+
+def against_seed(summary: pd.DataFrame, seed: float, who: str = "seed B") -> str:
+    """Whether each system's share of letters rejected is ahead of a reported figure by more than its 95%
+    interval allows, as one sentence per system."""
+    lines = []
+    for system, row in summary.iterrows():
+        low, high = row["95% interval low"], row["95% interval high"]
+        verdict = ("ahead of" if low > seed else "behind" if high < seed else "not distinguishable from")
+        lines.append(f"{system}: {row['rejected %']:.2f}% rejected (95% interval {low:.2f}-{high:.2f}), {verdict} "
+                     f"{who}'s {seed:.2f}%")
+    return "\n".join(lines)

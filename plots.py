@@ -216,3 +216,21 @@ def literature_bars(table: pd.DataFrame) -> plt.Figure:
                  fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def letter_bars(table: pd.DataFrame) -> plt.Figure:
+    """The share of each EMNIST letter rejected, one bar per system (`evaluate.letter_table`)."""
+    systems = [s for s in table.columns.get_level_values(0).unique() if s]
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    width = 0.8 / len(systems)
+    x = np.arange(len(table))
+    for i, system in enumerate(systems):
+        ax.bar(x + (i - (len(systems) - 1) / 2) * width, table[(system, "rejected %")].astype(float), width,
+               label=system)
+    ax.set_xticks(x, table.index)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("rejected as unknown %")
+    ax.set_title("EMNIST letters (test set): share of each letter rejected")
+    ax.legend(ncol=len(systems), fontsize=8)
+    fig.tight_layout()
+    return fig

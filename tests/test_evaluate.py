@@ -97,7 +97,7 @@ def test_the_rendered_report_says_it_is_rendered_and_from_what():
     manifest = json.loads((report.ROOT / "weights" / "manifest.json").read_text())
     text = report.render_report(results, manifest)
     assert text.splitlines()[2] == report.RENDERED_NOTE and "template of REPORT.md" not in text
-    assert f"{report.SEED_REPORTED['B']['KMNIST']}%" in text  # the seeds' figures come from SEED_REPORTED
+    assert f"{report.SEED_B_SETS['KMNIST']}%" in text  # the seeds' figures come from SEED_REPORTED / SEED_B_SETS
 
 
 def test_report_numbers_are_the_saved_results():
@@ -276,3 +276,26 @@ def test_the_benchmarks_one_pass_gives_the_best_models_own_outputs():
         np.testing.assert_array_equal(outputs[name].preds, own.preds)
         np.testing.assert_allclose(outputs[name].scores, own.scores, rtol=1e-12)
         assert set(scores[name]) >= set(evaluate.detectors.BENCHMARKED)
+
+
+def test_letter_table_gives_each_letters_rejected_share_and_the_digit_it_is_read_as():
+    letters = np.array([1, 1, 1, 1, 9, 9])  # a x4, i x2
+    out = {"m": outputs_of([10, 10, 4, 4, 1, 1])}
+    table = evaluate.letter_table(out, letters)
+    assert list(table.index) == ["a", "i"]
+    assert table.loc["a", ("m", "rejected %")] == 50.0 and table.loc["a", ("m", "read as")] == 4
+    assert table.loc["i", ("m", "rejected %")] == 0.0 and table.loc["i", ("m", "read as %")] == 100.0
+    assert table.loc["a", ("", "images")] == 4
+
+
+def test_letters_summary_splits_the_miss_into_lookalikes_and_the_rest_with_a_wilson_interval():
+    letters = np.array([9, 9, 12, 15, 1, 2, 3, 4])  # i, i, l, o, then a-d
+    out = {"m": outputs_of([1, 1, 1, 0, 10, 10, 10, 7])}
+    row = evaluate.letters_summary(out, letters).loc["m"]
+    assert row["rejected %"] == 37.5 and row["ilo in the accepted %"] == 80.0  # 4 of the 5 accepted
+    assert row["rejected of ilo %"] == 0.0 and row["rejected of the other letters %"] == 75.0
+    # Wilson's interval for 3 of 8 (hand-worked: centre (3 + 1.92) / (8 + 3.84), half-width 1.96 sqrt(...)/11.84)
+    assert row["95% interval low"] == pytest.approx(13.68, abs=0.01)
+    assert row["95% interval high"] == pytest.approx(69.43, abs=0.01)
+    assert "m: 37.50% rejected (95% interval 13.68-69.43), not distinguishable from seed B's 60.51%" == \
+        evaluate.against_seed(evaluate.letters_summary(out, letters), 60.51)

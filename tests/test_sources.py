@@ -130,9 +130,10 @@ def test_a_missing_set_is_skipped_with_one_line_saying_how_to_get_it(tmp_path, o
     sets = data.ood_sets(tmp_path, say=lines.append)
     assert list(sets) == ["Fashion-MNIST", "Gaussian noise", "Uniform noise"]
     assert [line.split(":")[0] for line in lines] == ["skipped CIFAR-10", "skipped KMNIST", "skipped notMNIST",
-                                                      "skipped Omniglot"]
+                                                      "skipped EMNIST letters", "skipped SVHN", "skipped Omniglot"]
     assert all("\n" not in line and "get it online" in line for line in lines)
     assert data.NOTMNIST_URL in lines[2]
+    assert [p.name for p in tmp_path.iterdir()] == ["FashionMNIST"]  # the failed downloads left no folder behind
 
 
 def test_mnist_is_required_and_its_error_names_the_root(tmp_path, offline):
@@ -156,3 +157,51 @@ def test_a_fingerprint_changes_with_any_pixel_shape_or_dtype():
     b[3, 27, 27] = 1
     prints = {data.fingerprint(x) for x in (a, b, a.reshape(2, 56, 28), a.astype(bool))}
     assert len(prints) == 4 and data.fingerprint(a.copy()) == data.fingerprint(a)
+
+
+def test_svhn_from_torchvisions_mat_file_becomes_greyscale_28px_in_the_files_order(tmp_path, offline):
+    from scipy.io import savemat
+
+    rgb = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    rgb[2] = (255, 0, 0)  # one pure red image: its grey is red's luma
+    (tmp_path / "SVHN").mkdir()
+    savemat(tmp_path / "SVHN" / "test_32x32.mat", {"X": rgb.transpose(1, 2, 3, 0), "y": np.arange(1, 6)[:, None]})
+    assert np.array_equal(data._svhn_test(tmp_path), rgb)
+    lines = []
+    sets = data.ood_sets(tmp_path, say=lines.append)
+    assert sets["SVHN"].images.shape == (5, 28, 28) and (sets["SVHN"].images[2] == 76).all()
+    assert not any(line.startswith("skipped SVHN") for line in lines)
+    lines.clear()
+    data.ood_sets(tmp_path / "elsewhere", say=lines.append)
+    assert any(line.startswith("skipped SVHN: SVHN not found") and "torchvision.datasets.SVHN" in line for line in lines)
+
+
+def test_emnist_letters_from_torchvisions_idx_files_are_turned_to_mnists_orientation(tmp_path, offline):
+    images = np.zeros((3, 28, 28), np.uint8)
+    images[:, 2, 20] = 255  # stored transposed: row 2, column 20 in the file is row 20, column 2 upright
+    raw = tmp_path / "EMNIST" / "raw"
+    raw.mkdir(parents=True)
+    layouts.idx_gz(raw / "emnist-letters-test-images-idx3-ubyte.gz", images)
+    layouts.idx_gz(raw / "emnist-letters-test-labels-idx1-ubyte.gz", np.array([1, 9, 26]))
+    upright, letters = data._emnist_letters_test(tmp_path)
+    assert upright[:, 20, 2].tolist() == [255] * 3 and upright.sum() == 3 * 255
+    assert letters.tolist() == [1, 9, 26]
+    sets = data.ood_sets(tmp_path, say=lambda _: None)
+    assert sets["EMNIST letters"].classes.tolist() == [1, 9, 26]
+
+
+def test_the_emnist_sample_written_as_torchvisions_files_reads_back_as_the_same_array(tmp_path):
+    images, letters = data._emnist_letters_test(SHARED)
+    layouts.emnist_raw(images, letters, tmp_path)
+    again, letters_again = data._emnist_letters_test(tmp_path)
+    assert np.array_equal(again, images) and np.array_equal(letters_again, letters)
+
+
+def test_the_offline_emnist_sample_is_read_upright_with_its_letters():
+    images, letters = data._emnist_letters_test(SHARED)
+    assert images.shape == (1479, 28, 28) and images.dtype == np.uint8
+    assert set(letters.tolist()) == set(range(1, 20))  # a-s
+    ell = images[letters == data.LETTERS.index("l") + 1] > 127
+    tall = ell.any(2).sum(1).mean()  # an upright l spans many rows and few columns; a transposed one the reverse
+    wide = ell.any(1).sum(1).mean()
+    assert tall > 1.5 * wide  # measured: 21.5 rows, 11.3 columns

@@ -54,12 +54,31 @@ def cifar10_batch(rgb: np.ndarray, root: Path, seed: int = 0, perturb: bool = Fa
     return rgb
 
 
+def idx_gz(path: Path, array: np.ndarray) -> None:
+    """An array of unsigned bytes as a gzipped IDX file (MNIST's format)."""
+    import gzip
+
+    header = b"\x00\x00\x08" + bytes([array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    path.write_bytes(gzip.compress(header + np.ascontiguousarray(array, np.uint8).tobytes()))
+
+
+def emnist_raw(images: np.ndarray, letters: np.ndarray, root: Path) -> None:
+    """EMNIST letters (upright, as MNIST's) as torchvision's `EMNIST/raw/emnist-letters-test-*-ubyte.gz`, the
+    images stored transposed as in the official files."""
+    raw = root / "EMNIST" / "raw"
+    raw.mkdir(parents=True)
+    idx_gz(raw / "emnist-letters-test-images-idx3-ubyte.gz", images.transpose(0, 2, 1))
+    idx_gz(raw / "emnist-letters-test-labels-idx1-ubyte.gz", letters)
+
+
 def grader_root(shared: Path, root: Path, perturb_cifar: bool = True) -> Path:
     """A data root as torchvision's downloads leave it, from the offline copies: MNIST, Fashion-MNIST and KMNIST
-    (links to the same IDX files), CIFAR-10's batch file, Omniglot's PNG tree, and no notMNIST."""
+    (links to the same IDX files), CIFAR-10's batch file, Omniglot's PNG tree, EMNIST's IDX files (of the offline
+    sample), and no notMNIST."""
     for name in ("MNIST", "FashionMNIST", "KMNIST"):
         (root / name).mkdir(parents=True)
         (root / name / "raw").symlink_to((shared / name / "raw").resolve())
     cifar10_batch(data._cifar10_test(shared), root, perturb=perturb_cifar)
     omniglot_png_tree(data._omniglot_paper(shared), root)
+    emnist_raw(*data._emnist_letters_test(shared), root)
     return root
