@@ -31,14 +31,15 @@ from preprocess import batched
 
 K_NEIGHBOURS = 10
 BANK_SIZE = 5000  # training features kept for kNN: enough for the 10th neighbour, small enough to commit
-TRAINED = "digit-or-not"
-SINGLE = ("L2 norm", "Otsu diff", "seed rule (A)", "MSP", "max logit", "energy", "Mahalanobis", "kNN", TRAINED)
+DIGIT_OR_NOT_SCORE = "digit-or-not"
+SINGLE = ("L2 norm", "Otsu diff", "seed rule (A)", "MSP", "max logit", "energy", "Mahalanobis", "kNN",
+          DIGIT_OR_NOT_SCORE)
 # benchmarked, not candidates: they came with pytorch-ood after the candidate list was fixed
 BENCHMARKED = SINGLE + ("GEN", "ReAct", "ASH", "RMD")
 REACT_PERCENTILE = 90.0  # ReAct's clipping point: this percentile of the training activations (the paper's)
 RECONSTRUCTION = ("L2 norm", "Otsu diff", "seed rule (A)")
 COMBINATIONS = (("kNN", "L2 norm"), ("energy", "L2 norm"), ("Mahalanobis", "L2 norm"), ("kNN", "seed rule (A)"),
-                ("kNN", TRAINED), ("kNN", "L2 norm", TRAINED))
+                ("kNN", DIGIT_OR_NOT_SCORE), ("kNN", "L2 norm", DIGIT_OR_NOT_SCORE))
 PROXY_COUNT = 2000  # images per proxy family in the selection
 
 
@@ -167,8 +168,8 @@ class CombinedDetector:
     def __init__(self, classifier: ConvNet, reconstruction: ReconstructionDetector, scorer: FeatureScorer,
                  components: tuple[str, ...], stats: dict[str, tuple[float, float]] | None = None,
                  digit_or_not: DigitOrNot | None = None):
-        if TRAINED in components and digit_or_not is None:
-            raise ValueError(f"the {TRAINED!r} score needs the digit-or-not network")
+        if DIGIT_OR_NOT_SCORE in components and digit_or_not is None:
+            raise ValueError(f"the {DIGIT_OR_NOT_SCORE!r} score needs the digit-or-not network")
         self.classifier = classifier.eval()
         self.digit_or_not = digit_or_not
         self.reconstruction = reconstruction
@@ -197,8 +198,8 @@ class CombinedDetector:
             out["ReAct"] = self.react.predict_feature_maps(feats).cpu().numpy()
         if "ASH" in need:
             out["ASH"] = self.ash.predict_feature_maps(feats[:, :, None, None]).cpu().numpy()
-        if TRAINED in need:
-            out[TRAINED] = self.digit_or_not(x).cpu().numpy()
+        if DIGIT_OR_NOT_SCORE in need:
+            out[DIGIT_OR_NOT_SCORE] = self.digit_or_not(x).cpu().numpy()
         if need & set(RECONSTRUCTION):
             recon = self.reconstruction.raw_scores(x, otsu=bool(need & {"Otsu diff", "seed rule (A)"}))
             out["L2 norm"] = recon["l2"]
@@ -269,9 +270,8 @@ def select(classifier: ConvNet, reconstruction: ReconstructionDetector, scorer: 
     val_scores = scores.pop("MNIST validation")
     table = metrics.benchmark(val_scores, {k: scores[k] for k in held_out})
     seen = metrics.benchmark(val_scores, {k: scores[k] for k in trained})
-    ranked = table.sort_values([("mean", "rejected @1%"), ("mean", "AUROC")], ascending=False)
     components = {combo_name(parts): parts for parts in COMBINATIONS} | {s: (s,) for s in SINGLE}
-    chosen = components[ranked.index[0]]
+    chosen = components[metrics.ranked(table)[0]]
     detector = CombinedDetector(classifier, reconstruction, scorer, chosen, {c: stats[c] for c in chosen},
-                                digit_or_not if TRAINED in chosen else None)
+                                digit_or_not if DIGIT_OR_NOT_SCORE in chosen else None)
     return detector, table, seen, detector.combine(val_scores)

@@ -15,12 +15,19 @@ from tqdm import tqdm
 import detectors
 import helpers
 import metrics
-from data import LETTERS, SEED, UNKNOWN, Split, corrupt
+from data import DEVELOPMENT, LETTERS, SEED, UNKNOWN, Split, corrupt
 from osr import OSRModel, Outputs
 from preprocess import batched
 
 
 REFERENCE = "MNIST validation"
+# Aggregates over the test sets only: the development set (data.DEVELOPMENT) stays beside them, never inside.
+MEAN, ALL_OOD, TOTAL = "mean, test sets", "All OOD test sets", "Total, test sets"
+
+
+def test_sets(names) -> list[str]:
+    """The names that are not the development set, in their order."""
+    return [n for n in names if n not in DEVELOPMENT]
 
 
 def run_sets(model: OSRModel, sets: dict[str, Split]) -> dict[str, Outputs]:
@@ -54,8 +61,8 @@ def pooled(outputs: dict[str, Outputs], sets: dict[str, Split], names=None) -> t
 
 
 def confusions(outputs: dict[str, Outputs], sets: dict[str, Split]) -> tuple[np.ndarray, np.ndarray]:
-    """The 11-class and the binary known/unknown confusion matrices over all sets pooled."""
-    out, labels = pooled(outputs, sets)
+    """The 11-class and the binary known/unknown confusion matrices over the test sets pooled."""
+    out, labels = pooled(outputs, sets, test_sets(outputs))
     return metrics.confusion(out.preds, labels), metrics.confusion(out.preds, labels, binary=True)
 
 
@@ -99,10 +106,11 @@ def rethreshold(outputs: dict[str, Outputs], threshold: float) -> dict[str, Outp
 
 
 def accuracy_table(outputs: dict[str, Outputs], sets: dict[str, Split]) -> pd.DataFrame:
-    """Per set: image count, OSR accuracy and share rejected as unknown (%), plus OOD-pooled and total rows."""
+    """Per set: image count, OSR accuracy and share rejected as unknown (%), plus the OOD test sets pooled and
+    the test sets pooled (the development set stays out of both)."""
     rows = {}
-    ood = [n for n in outputs if (sets[n].labels == UNKNOWN).all()]
-    groups = {n: [n] for n in outputs} | {"All OOD sets": ood, "Total": list(outputs)}
+    ood = [n for n in test_sets(outputs) if (sets[n].labels == UNKNOWN).all()]
+    groups = {n: [n] for n in outputs} | {ALL_OOD: ood, TOTAL: test_sets(outputs)}
     for row, names in groups.items():
         out, labels = pooled(outputs, sets, names)
         rows[row] = {
@@ -120,7 +128,7 @@ def closed_set_accuracy(out: Outputs, labels: np.ndarray) -> float:
 
 def ood_table(outputs: dict[str, Outputs], sets: dict[str, Split], mnist: str = "MNIST test") -> pd.DataFrame:
     """Per OOD set against MNIST test: threshold-free metrics of the score, and OSR accuracy, open-set
-    macro-F1 and OSCR at the model's threshold (on MNIST test + that set); last row the mean over sets."""
+    macro-F1 and OSCR at the model's threshold (on MNIST test + that set); last row the mean over the test sets."""
     known, labels = outputs[mnist], sets[mnist].labels
     rows = {}
     for name in (n for n in outputs if n != mnist):
@@ -135,25 +143,25 @@ def ood_table(outputs: dict[str, Outputs], sets: dict[str, Split], mnist: str = 
             "macro-F1 %": metrics.macro_f1(preds, truth),
         }
     table = pd.DataFrame(rows).T
-    table.loc["mean"] = table.mean()
+    table.loc[MEAN] = table.loc[test_sets(table.index)].mean()
     return table
 
 
 def system_results(outputs: dict[str, Outputs], sets: dict[str, Split], protocol_idx: dict[str, np.ndarray]) -> dict:
     """The numbers kept for one system: closed-set accuracy, seed protocol accuracies, per-set OSR accuracy,
-    OOD metrics per set, and macro-F1 / OSCR over all test sets pooled."""
+    OOD metrics per set, and macro-F1 / OSCR over the test sets pooled (the development set left out)."""
     mnist = "MNIST test"
     preds = Outputs.concat([outputs[n].take(idx) for n, idx in protocol_idx.items()]).preds
     labels = np.concatenate([sets[n].labels[idx] for n, idx in protocol_idx.items()])
     table = accuracy_table(outputs, sets)
-    everything, all_labels = pooled(outputs, sets)
+    everything, all_labels = pooled(outputs, sets, test_sets(outputs))
     known = all_labels != UNKNOWN
     return {
         "closed_set": closed_set_accuracy(outputs[mnist], sets[mnist].labels),
         "seed_protocol": metrics.osr_accuracy(preds, labels),
         "per_set": {n: float(table.loc[n, "OSR accuracy %"]) for n in table.index},
         "ood": {n: {k: float(v) for k, v in row.items()} for n, row in ood_table(outputs, sets).iterrows()},
-        "all_sets": metrics.osr_accuracy(everything.preds, all_labels) | {
+        "test_sets": metrics.osr_accuracy(everything.preds, all_labels) | {
             "macro-F1": metrics.macro_f1(everything.preds, all_labels),
             "OSCR": 100.0 * metrics.oscr(everything.scores[known], everything.digits[known] == all_labels[known],
                                          everything.scores[~known])},

@@ -1,9 +1,10 @@
-"""Networks and their weight I/O, checked against weights/manifest.json.
+"""Networks, the layout of weights/manifest.json, and weight I/O checked against it.
 
-The baseline classifier (`ConvNet`) and the seed's autoencoder; `load_network` refuses a file whose sha256
-differs from the manifest, a missing file, or a state_dict of another architecture. Weights are stored in
-float32; each network runs inference in its own dtype (`INFERENCE`) and casts its input to it, so the float64
-batches of the input pipeline feed any of them.
+The digit classifier (`ConvNet`) and the seed's autoencoder of systems A and best; B's `DeepCNN` and
+`BNAutoencoder`; the best model's `DigitOrNot`; `GapNet`, the literature splits' small network. `load_network`
+refuses a file whose sha256 differs from the manifest, a missing file, or a state_dict of another architecture.
+Weights are stored in float32; each network runs inference in its own dtype (`INFERENCE`) and casts its input to
+it, so the float64 batches of the input pipeline feed any of them.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ RETRAIN_HINT = "retrain with `python train.py` (rewrites weights/ and its manife
 # printed to. An autoencoder whose output feeds a discrete step (max-unpool indices, Otsu binarisation) runs in
 # float64, where every CPU gives the same indices and pixel counts.
 FAST = (torch.float32, torch.channels_last)
-EXACT = (torch.float64, torch.contiguous_format)
+FLOAT64 = (torch.float64, torch.contiguous_format)  # the same values on every CPU, not exact
 
 
 def _as_input(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -65,6 +66,38 @@ class ConvNet(nn.Module):
         return self.head(self.features(x))
 
 
+class GapNet(nn.Module):
+    """A literature split's network: five 3x3 convolutions (width, width, 2, 2 and 4 x width channels) each with
+    batch norm and ReLU, two max-pools, global average pooling and one linear layer: the shape of ARPL's
+    `classifier32` (nine convolutions 64-128), scaled down to train on 2 CPU cores."""
+
+    def __init__(self, classes: int = 6, width: int = 16):
+        super().__init__()
+        w = width
+        self.body = nn.Sequential(
+            *_bn_block(1, w), *_bn_block(w, w), nn.MaxPool2d(2),
+            *_bn_block(w, 2 * w), *_bn_block(2 * w, 2 * w), nn.MaxPool2d(2),
+            *_bn_block(2 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        self.fc = nn.Linear(4 * w, classes)
+
+    INFERENCE = FAST
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled activations: the network's embedding."""
+        return self.body(_as_input(x, self.body[0].weight))
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.fc(features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def _bn_block(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+
 class Autoencoder(nn.Module):
     """The seed's autoencoder: conv + max-pool encoder to a 32-d code, mirrored decoder with max-unpool."""
 
@@ -75,7 +108,7 @@ class Autoencoder(nn.Module):
         self.dec = nn.Sequential(nn.Linear(code, 64), nn.ReLU(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 1690))
         self.deconv = nn.ConvTranspose2d(10, 1, 5, padding=1)
 
-    INFERENCE = EXACT  # its max-unpool indices and A's Otsu diff are discrete
+    INFERENCE = FLOAT64  # its max-unpool indices and A's Otsu diff are discrete
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The code and the max-pool indices the decoder unpools with."""
@@ -115,7 +148,7 @@ class DeepCNN(nn.Module):
         return self.body(_as_input(x, self.body[0].weight))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x))
+        return self.head(self.features(x))
 
 
 class BNAutoencoder(nn.Module):
@@ -147,7 +180,7 @@ class DigitOrNot(nn.Module):
     """The trained outlier signal: a small CNN (3 conv layers 32-64-64, two max-pools, FC 128) whose one logit
     says "not a digit". Trained apart from the classifier (its closed-set accuracy stays untouched) on MNIST
     digits against outliers drawn by a program (`outliers`), both under the same random pen and blur
-    (`train.style_augment`) so that only shape tells them apart."""
+    (`augment.style_augment`) so that only shape tells them apart."""
 
     def __init__(self, width: int = 32, hidden: int = 128):
         super().__init__()
@@ -237,13 +270,20 @@ Systems = TypedDict("Systems", {"A": SpecA, "best": SpecBest, "B": SpecB})
 
 
 class SpecLiterature(TypedDict):
-    """The literature's protocol 1 (`protocols`): one network per split, its detector and how it was chosen."""
+    """The literature's protocol 1 (`protocols`): an ensemble per split, its detector and how it was chosen."""
     splits: list[list[int]]  # known digits of each split
-    files: list[str]  # one network per split, in that order
+    files: list[list[str]]  # per split, its ensemble's networks in the order of `seeds`
+    seeds: list[int]  # one per member
+    width: int  # of every GapNet
+    members: int
+    epochs: int
+    lr: float
+    weight_decay: float
     detector: str  # one of protocols.CANDIDATES, the same for every split
-    stats: list[dict[str, list[float]]]  # per split: (mean, std) of each single score on its known validation digits
+    # per split: (mean, std) of each single score on its known validation digits, for the ensemble ("ensemble")
+    # and for each member alone ("members")
+    stats: list[dict]
     selection: dict[str, dict[str, float]]  # every candidate's means over the held-out proxies and the splits
-    drawn: dict[str, int]  # drawn outliers per family shown to each network
     bank: int  # known training digits the kNN score compares with
     train_seconds: float
 
@@ -289,7 +329,7 @@ def _bad_numbers(data, where: str = "systems") -> list[str]:
     positive (a z-score would divide by it)."""
     if isinstance(data, dict):
         bad = [b for k, v in data.items() for b in _bad_numbers(v, f"{where}.{k}")]
-        if where.split("[")[0].endswith(".stats"):  # a system's stats, or one split's in the literature entry
+        if ".stats" in where and all(isinstance(v, list) and len(v) == 2 for v in data.values()):  # (mean, std)s
             bad += [f"{where}.{k} (std {v[1]})" for k, v in data.items() if not v[1] > 0]
         return bad
     if isinstance(data, list):

@@ -16,7 +16,7 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 MNIST_CENTRE = 14.0  # where MNIST puts a digit's centre of mass, in pixel indices (measured: 14.0 +- 0.5)
 TIE = 1e-6  # px: how close to a half pixel a centre must be to count as exactly on it (see `whole_pixels`)
 # The pipeline's batches are float64 (exact normalisation and whole-pixel moves); each network casts them to its
-# own inference dtype (models.FAST / models.EXACT).
+# own inference dtype (models.FAST / models.FLOAT64).
 DTYPE = torch.float64
 BATCH = 128  # inference batch: small enough that a layer's activations stay in cache (larger ones ran slower)
 _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601-2, as PIL's convert("L")

@@ -13,12 +13,12 @@ import copy
 import json
 import random
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
@@ -28,20 +28,22 @@ import metrics
 import models
 import outliers
 import protocols
-from data import SEED, Split, mnist_splits, proxy_unknowns
+from augment import random_affine, style_augment
+from data import SEED, Split, mnist_splits
 from detectors import FeatureScorer, MSEDetector, ReconstructionDetector
-from models import Autoencoder, ConvNet, DigitOrNot, Manifest, SystemB, for_inference, load_network, sha256
+from models import Autoencoder, ConvNet, DigitOrNot, GapNet, Manifest, SystemB, for_inference, load_network, sha256
+from losses import autoencoder_loss, classifier_loss, digit_or_not_loss, system_b_loss
 from osr import WEIGHTS
-from preprocess import MNIST_MEAN, MNIST_STD, batched, centre_by_mass, normalize
+from preprocess import batched, normalize
 
-EPOCHS = {"classifier": 10, "autoencoder": 15, "B": 6, "digit_or_not": 5, "split": 5}
+EPOCHS = {"classifier": 10, "autoencoder": 15, "B": 6, "digit_or_not": 5, "split": 8}
 B_THRESHOLD_FROM = "validation"  # or "train", the seed's rule; see fit_system_b
 NETS_A = {"classifier": "classifier.pth", "autoencoder": "autoencoder_a.pth"}  # the best system shares A's
 DIGIT_OR_NOT = "digit_or_not.pth"
 DRAWN = {"strokes": 30000, "blobs": 15000}  # drawn outliers per training family of the digit-or-not network
-OE_DRAWN = {"strokes": 15000, "blobs": 5000}  # drawn outliers shown to each literature split network
-OE_WEIGHT = 0.5  # weight of the flat-softmax term on drawn outliers (outlier exposure)
-SPLIT_LR = 3e-3  # set on known-validation accuracy and the held-out proxies (1e-3 did worse on both)
+# A literature split's ensemble (`models.GapNet`): members differ only by their seed (initialisation and data
+# order); AdamW with a one-cycle learning rate per batch, random affine augmentation, no outliers of any kind.
+SPLIT_RECIPE = {"width": 16, "members": 3, "lr": 3e-3, "weight_decay": 5e-4}
 CENTRE = True  # the best system moves each image to MNIST's centre of mass (A and B read it as the seeds did)
 Z = 3.0
 
@@ -50,62 +52,6 @@ def set_seed(seed: int = SEED) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def random_affine(x: torch.Tensor, generator: torch.Generator, degrees: float = 10.0, translate: float = 0.08,
-                  scale: tuple[float, float] = (0.9, 1.1), shear: float = 0.0) -> torch.Tensor:
-    """Each image of a normalised batch rotated, sheared, scaled and shifted at random (bilinear, border fill)."""
-    n = len(x)
-
-    def uniform(lo: float, hi: float) -> torch.Tensor:
-        return lo + (hi - lo) * torch.rand(n, generator=generator)
-
-    angle, s, sh = torch.deg2rad(uniform(-degrees, degrees)), uniform(*scale), uniform(-shear, shear)
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.stack([  # s * rotation @ shear, plus a shift (affine_grid's coordinates span 2 per side)
-        torch.stack([s * cos, s * (cos * sh - sin), 2 * uniform(-translate, translate)], 1),
-        torch.stack([s * sin, s * (sin * sh + cos), 2 * uniform(-translate, translate)], 1),
-    ], 1)
-    grid = F.affine_grid(theta.to(x.device, x.dtype), list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-
-
-def half_batch_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """System B's classifier input: the first half of the batch augmented as in the seed (rotation 8 degrees,
-    shear 0.3, zoom from a 92-100% crop, shift 8%), the second half clean."""
-    half = len(x) // 2
-    moved = random_affine(x[:half], generator, degrees=8.0, translate=0.08, scale=(0.92, 1.0), shear=0.3)
-    return torch.cat([moved, x[half:]])
-
-
-def style_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """A random pen and finish for a normalised batch, digits and outliers alike, so that the digit-or-not network
-    cannot tell them apart by how they were drawn: the ink thickened (30%) or thinned (30%) by a 3x3 grey-level
-    dilation or erosion, blended in at a random strength; blurred (30%); peak rescaled to white; then rotated up
-    to 10 degrees, scaled 0.85-1.1, sheared up to 0.2, and moved to MNIST's centre of mass as the best system
-    reads every input."""
-    n = len(x)
-    ink = x * MNIST_STD + MNIST_MEAN
-    # drawn from the CPU generator whatever the device, so a GPU run draws what a CPU run draws
-    pen = torch.rand(n, generator=generator)[:, None, None, None].to(x.device)
-    strength = torch.rand(n, 1, 1, 1, generator=generator).to(x.device)
-    thick, thin = F.max_pool2d(ink, 3, 1, 1), -F.max_pool2d(-ink, 3, 1, 1)
-    ink = torch.where(pen < 0.3, ink + (thick - ink) * strength,
-                      torch.where(pen > 0.7, ink + (thin - ink) * strength, ink))
-    kernel = torch.tensor([1.0, 2.0, 1.0])
-    kernel = (kernel[:, None] * kernel[None] / 16).to(ink)[None, None]
-    blur = torch.rand(n, generator=generator)[:, None, None, None].to(x.device) < 0.3
-    ink = torch.where(blur, F.conv2d(ink, kernel, padding=1), ink)
-    ink = ink / ink.amax((1, 2, 3), keepdim=True).clamp_min(1e-6)
-    moved = random_affine((ink - MNIST_MEAN) / MNIST_STD, generator, degrees=10.0, translate=0.0, scale=(0.85, 1.1),
-                          shear=0.2)
-    return centre_by_mass(moved)
-
-
-def digit_or_not_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Binary cross-entropy of "not a digit" (label 1 = drawn outlier) and the number of correct decisions."""
-    logits = net(x)
-    return F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype)), ((logits > 0) == (y > 0)).sum()
 
 
 def outlier_split(digits: Split, counts: dict[str, int], seed: int) -> Split:
@@ -128,114 +74,66 @@ def train_digit_or_not(splits: dict[str, Split], epochs: int, device: str = "cpu
                          augment=style_augment, device=device)
 
 
-def outlier_exposure_loss(drawn: torch.Tensor, generator: torch.Generator, weight: float = OE_WEIGHT):
-    """Cross-entropy on the known digits + `weight` x cross-entropy to the flat softmax on as many drawn outliers
-    (picked at random, under the same random pen, `style_augment`): the network learns to say "none of mine"
-    to shapes that are no digit of its split. Counts the digits classified right."""
-
-    def loss_fn(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
-        logits = net(x)
-        loss = F.cross_entropy(logits, y)
-        if net.training:
-            pick = torch.randint(len(drawn), (len(x),), generator=generator)
-            flat = -net(style_augment(drawn[pick].to(x.device), generator)).log_softmax(1).mean()
-            loss = loss + weight * flat
-        return loss, (logits.argmax(1) == y).sum()
-
-    return loss_fn
-
-
-def drawn_for_splits(counts: dict[str, int] = OE_DRAWN, seed: int = SEED + 21) -> torch.Tensor:
-    """The drawn outliers every split network is exposed to (normalised; the training families only)."""
-    return normalize(np.concatenate([outliers.draw(f, n, seed + i) for i, (f, n) in enumerate(counts.items())]))
-
-
-def train_split_network(splits: dict[str, Split], known: tuple[int, ...], drawn: torch.Tensor, epochs: int,
-                        device: str = "cpu") -> tuple[ConvNet, dict]:
-    """One literature split's network: the known digits of MNIST train (their positions in `known` as labels)
-    with outlier exposure to `drawn`, both style-augmented; its epoch kept by accuracy on the known validation
-    digits. No unknown digit is ever seen."""
-    return train_network(ConvNet(classes=len(known)), outlier_exposure_loss(drawn, torch.Generator().manual_seed(SEED)),
+def train_split_network(splits: dict[str, Split], known: tuple[int, ...], epochs: int, seed: int = SEED,
+                        device: str = "cpu") -> tuple[GapNet, dict]:
+    """One member of a literature split's ensemble: trained on the known digits of MNIST train (their positions in
+    `known` as labels), its epoch kept by accuracy on the known validation digits. No unknown digit is ever seen."""
+    net = GapNet(classes=len(known), width=SPLIT_RECIPE["width"]).to(memory_format=torch.channels_last)  # faster
+    return train_network(net, classifier_loss,
                          protocols.known_split(splits["train"], known), protocols.known_split(splits["val"], known),
-                         epochs, f"split {''.join(map(str, known))}", augment=style_augment, lr=SPLIT_LR,
-                         device=device)
+                         epochs, f"split {''.join(map(str, known))}, seed {seed}", augment=random_affine,
+                         lr=SPLIT_RECIPE["lr"], seed=seed, schedule=one_cycle, device=device,
+                         optimizer=partial(torch.optim.AdamW, weight_decay=SPLIT_RECIPE["weight_decay"]))
 
 
-def fit_literature(nets: list[ConvNet], splits: dict[str, Split]) -> dict:
-    """The scores of the split networks and the one detector chosen among `protocols.CANDIDATES` on held-out
-    proxies (made from each split's known validation digits, and the drawn family never trained on): the
-    manifest's literature entry, less the file names."""
-    drawn = {f"{f} (drawn)": outliers.draw(f, detectors.PROXY_COUNT, SEED + 100) for f in outliers.HELD_OUT}
+def fit_literature(ensembles: list[list[GapNet]], splits: dict[str, Split]) -> dict:
+    """The split ensembles' score statistics on the known validation digits (the ensemble's and each member's) and
+    the one detector chosen among `protocols.CANDIDATES` on held-out proxies (made from each split's known
+    validation digits, and drawn by a program): the manifest's literature entry, less the file names."""
     stats, tables = [], []
-    for net, known in zip(nets, protocols.SPLITS):
-        scorer = protocols.fit_scorer(net, protocols.bank_images(splits["train"], known))
+    for nets, known in zip(ensembles, protocols.SPLITS):
+        bank = protocols.bank_images(splits["train"], known)
         val = protocols.known_digits(splits["val"], known)
-        raw = {"val": protocols.raw_scores(net, scorer, val.images)[1]}
-        proxies = proxy_unknowns(val, detectors.PROXY_COUNT) | drawn
-        raw |= {name: protocols.raw_scores(net, scorer, images)[1] for name, images in proxies.items()}
-        stats.append(detectors.fit_stats(raw["val"]))
-        scores = {name: protocols.with_candidates(r, stats[-1]) for name, r in raw.items()}
-        tables.append(protocols.selection_table(scores.pop("val"), scores))
+        sets = {"val": val.images} | detectors.selection_proxies(val)[0]  # the held-out proxies only
+        outputs = [{name: protocols.member_outputs(net, images) for name, images in (sets | {"bank": bank.images}).items()}
+                   for net in nets]
+
+        def raw(member_outputs: list[dict]) -> dict[str, dict[str, np.ndarray]]:
+            joint = {name: protocols.ensemble([m[name] for m in member_outputs]) for name in member_outputs[0]}
+            scorer = protocols.fit_scorer(joint.pop("bank"), bank.labels)
+            return {name: protocols.raw_scores(out, scorer)[1] for name, out in joint.items()}
+
+        scores = raw(outputs)
+        stats.append({"ensemble": detectors.fit_stats(scores["val"]),
+                      "members": [detectors.fit_stats(raw([m])["val"]) for m in outputs]})
+        candidates = {name: protocols.with_candidates(r, stats[-1]["ensemble"]) for name, r in scores.items()}
+        tables.append(protocols.selection_table(candidates.pop("val"), candidates))
     detector, selection = protocols.select(tables)
     return {"splits": [list(known) for known in protocols.SPLITS], "detector": detector, "stats": stats,
-            "selection": selection, "drawn": OE_DRAWN, "bank": protocols.BANK}
+            "selection": selection, "bank": protocols.BANK, **SPLIT_RECIPE}
 
 
 def train_literature(splits: dict[str, Split], weights_dir: Path, epochs: int, device: str = "cpu"
                      ) -> tuple[dict, dict, dict]:
-    """Train and fit the five split networks of the literature's protocol 1 (`protocols.SPLITS`); returns the
-    manifest's literature entry, the files' entries and the histories."""
-    drawn = drawn_for_splits()
-    nets, files, histories = [], {}, {}
+    """Train and fit the ensembles of the five splits of the literature's protocol 1 (`protocols.SPLITS`), members
+    seeded SEED, SEED + 1, ...; returns the manifest's literature entry, the files' entries and the histories."""
+    seeds = [SEED + m for m in range(SPLIT_RECIPE["members"])]
+    ensembles, names, files, histories = [], [], {}, {}
     for i, known in enumerate(protocols.SPLITS, 1):
-        net, histories[f"split_{i}"] = train_split_network(splits, known, drawn, epochs, device)
-        files[f"split_{i}.pth"] = save_network(net, f"split_{i}.pth", histories[f"split_{i}"], weights_dir)
-        nets.append(for_inference(net))
-    spec = {"files": list(files), **fit_literature(nets, splits),
+        nets = []
+        for m, seed in enumerate(seeds, 1):
+            name = f"split_{i}_{m}"
+            net, histories[name] = train_split_network(splits, known, epochs, seed, device)
+            files[f"{name}.pth"] = save_network(net, f"{name}.pth", histories[name], weights_dir)
+            nets.append(for_inference(net))
+        ensembles.append(nets)
+        names.append([f"split_{i}_{m}.pth" for m in range(1, len(seeds) + 1)])
+    spec = {"files": names, "seeds": seeds, "epochs": epochs, **fit_literature(ensembles, splits),
             "train_seconds": round(sum(h["seconds"] for h in histories.values()), 1)}
     return spec, files, histories
 
 
-def contrastive_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
-    """Seed B's loss: mean distance of same-label pairs + mean max(0, margin - distance) of different-label
-    pairs, divided by the embedding size."""
-    sq = (embeddings[:, None] - embeddings[None]).pow(2).sum(-1)
-    dist = sq.clamp_min(1e-12).sqrt()  # the clamp keeps the gradient finite for coinciding embeddings
-    same = labels[:, None] == labels[None]
-    pos = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    neg = ~same
-    # masked means (0 where a batch has no such pair), without boolean indexing: its size depends on the data
-    loss = ((dist * pos).sum() / pos.sum().clamp_min(1)
-            + ((margin - dist).clamp_min(0) * neg).sum() / neg.sum().clamp_min(1))
-    return loss / embeddings.shape[1]
-
-
-def system_b_loss(generator: torch.Generator, weight: float = 1.0, margin: float = 1.0):
-    """B's joint loss: cross-entropy on the half-augmented batch + autoencoder MSE on the clean batch
-    + weight * contrastive loss on the classifier's embedding."""
-
-    def loss_fn(net: SystemB, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
-        emb = net.classifier.features(half_batch_augment(x, generator) if net.training else x)
-        logits = net.classifier.head(emb)
-        loss = (F.cross_entropy(logits, y) + F.mse_loss(net.autoencoder(x), x)
-                + weight * contrastive_loss(emb, y, margin))
-        return loss, (logits.argmax(1) == y).sum()
-
-    return loss_fn
-
-
-def classifier_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Cross-entropy and the number of correct predictions."""
-    logits = net(x)
-    return F.cross_entropy(logits, y), (logits.argmax(1) == y).sum()
-
-
-def autoencoder_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, None]:
-    """Pixel MSE of the reconstruction (labels unused)."""
-    return F.mse_loss(net(x), x), None
-
-
-def _epoch_sums(net, loss_fn, x, y, batch_size, optimizer=None, generator=None, augment=None
+def _epoch_sums(net, loss_fn, x, y, batch_size, optimizer=None, generator=None, augment=None, after_step=None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One pass over (x, y) on their device: trains (augmenting each batch) when an optimizer is given. The summed
     loss and number right stay tensors on that device (no wait for the GPU per batch)."""
@@ -253,41 +151,53 @@ def _epoch_sums(net, loss_fn, x, y, batch_size, optimizer=None, generator=None, 
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+                if after_step:
+                    after_step()
             total_loss = total_loss + loss.detach().to(exact) * len(idx)
             correct = None if n_correct is None else correct + n_correct
     return total_loss, correct
 
 
-def _run_epoch(net, loss_fn, x, y, batch_size, optimizer=None, generator=None, augment=None
+def _run_epoch(net, loss_fn, x, y, batch_size, optimizer=None, generator=None, augment=None, after_step=None
                ) -> tuple[float, float | None]:
     """`_epoch_sums` as the history keeps it: mean loss, and accuracy in % or None."""
-    total_loss, correct = _epoch_sums(net, loss_fn, x, y, batch_size, optimizer, generator, augment)
+    total_loss, correct = _epoch_sums(net, loss_fn, x, y, batch_size, optimizer, generator, augment, after_step)
     return float(total_loss) / len(x), None if correct is None else 100.0 * int(correct) / len(x)
 
 
-def cosine(optimizer: torch.optim.Optimizer, epochs: int):
-    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+# A schedule: (optimizer, epochs, batches per epoch) -> (scheduler, whether it steps after every batch).
+def cosine(optimizer: torch.optim.Optimizer, epochs: int, batches: int):
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs), False
+
+
+def one_cycle(optimizer: torch.optim.Optimizer, epochs: int, batches: int):
+    """The learning rate rises from lr/25 to lr over the first 30% of the batches, then falls to near zero."""
+    lr = optimizer.param_groups[0]["lr"]
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=epochs * batches), True
 
 
 def train_network(net: nn.Module, loss_fn, train: Split, val: Split, epochs: int, name: str, augment=None,
-                  lr: float = 1e-3, batch_size: int = 128, seed: int = SEED, schedule=cosine, device: str = "cpu"
-                  ) -> tuple[nn.Module, dict]:
-    """Adam with a per-epoch learning-rate schedule (cosine decay by default) and a per-epoch history; keeps
+                  lr: float = 1e-3, batch_size: int = 128, seed: int = SEED, schedule=cosine, device: str = "cpu",
+                  optimizer=torch.optim.Adam) -> tuple[nn.Module, dict]:
+    """Adam (or another optimizer class) with a learning-rate schedule (cosine decay per epoch by default) and a
+    per-epoch history; keeps
     the best validation epoch (accuracy, else loss). `augment(batch, generator)` transforms training batches.
     Trains on `device` (e.g. "cuda"); the network comes back on the CPU, where everything after training runs."""
     set_seed(seed)
     net.to(device)
     xt, yt = normalize(train.images).to(device), torch.as_tensor(train.labels).to(device)
     xv, yv = normalize(val.images).to(device), torch.as_tensor(val.labels).to(device)
-    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    scheduler = schedule(optimizer, epochs)
+    optimizer = optimizer(net.parameters(), lr=lr)
+    scheduler, per_batch = schedule(optimizer, epochs, -(-len(xt) // batch_size))
     generator = torch.Generator().manual_seed(seed)
     history = {k: [] for k in ("train_loss", "val_loss", "train_acc", "val_acc")}
     best, best_state, best_epoch = -np.inf, None, 0
     start = time.perf_counter()
     for epoch in (bar := tqdm(range(1, epochs + 1), desc=name, unit="epoch")):
-        tl, ta = _run_epoch(net, loss_fn, xt, yt, batch_size, optimizer, generator, augment)
-        scheduler.step()
+        tl, ta = _run_epoch(net, loss_fn, xt, yt, batch_size, optimizer, generator, augment,
+                            scheduler.step if per_batch else None)
+        if not per_batch:
+            scheduler.step()
         vl, va = _run_epoch(net, loss_fn, xv, yv, 4 * batch_size)
         for k, v in zip(history, (tl, vl, ta, va)):
             history[k].append(v)
@@ -348,9 +258,10 @@ def fit_best_system(classifier: ConvNet, reconstruction: ReconstructionDetector,
     return spec, entry
 
 
-def step_lr(optimizer: torch.optim.Optimizer, epochs: int):
-    """Seed B's StepLR (x0.4 every 25 of 300 epochs on a GPU), scaled to a 6-epoch CPU run: x0.4 every 2 epochs."""
-    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.4)
+def step_lr(optimizer: torch.optim.Optimizer, epochs: int, batches: int):
+    """Seed B's StepLR (x0.4 every 25 of 300 epochs on a GPU), scaled to a short CPU run: x0.4 every third of the
+    epochs (every 2 of B's 6)."""
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.4), False
 
 
 def fit_system_b(splits: dict[str, Split], epochs: int, weights_dir: Path, z: float = Z, device: str = "cpu"
@@ -381,12 +292,9 @@ def refit(weights_dir: Path = WEIGHTS, digit_or_not: bool = False, device: str =
         raise ValueError(f"{weights_dir / 'manifest.json'} lacks {', '.join(missing)}: {models.RETRAIN_HINT}")
     splits = mnist_splits()
     if digit_or_not:
-        history = json.loads((weights_dir / manifest["history"]).read_text())
-        manifest["train_seconds"] -= history.get("digit_or_not", {}).get("seconds", 0.0)
-        net, history["digit_or_not"] = train_digit_or_not(splits, EPOCHS["digit_or_not"], device)
-        manifest["files"][DIGIT_OR_NOT] = save_network(net, DIGIT_OR_NOT, history["digit_or_not"], weights_dir)
-        manifest["train_seconds"] = round(manifest["train_seconds"] + history["digit_or_not"]["seconds"], 1)
-        (weights_dir / manifest["history"]).write_text(json.dumps(history, indent=1))
+        net, trained = train_digit_or_not(splits, EPOCHS["digit_or_not"], device)
+        manifest["files"][DIGIT_OR_NOT] = save_network(net, DIGIT_OR_NOT, trained, weights_dir)
+        _swap_histories(weights_dir, manifest, ["digit_or_not"], {"digit_or_not": trained})
     classifier = load_network(ConvNet(), weights_dir, NETS_A["classifier"], manifest)
     autoencoder = load_network(Autoencoder(), weights_dir, NETS_A["autoencoder"], manifest)
     reconstruction = ReconstructionDetector(autoencoder, manifest["systems"]["A"]["thresholds"])
@@ -398,17 +306,30 @@ def refit(weights_dir: Path = WEIGHTS, digit_or_not: bool = False, device: str =
     return manifest
 
 
-def retrain_literature(weights_dir: Path = WEIGHTS, device: str = "cpu") -> Manifest:
-    """Retrain only the five split networks of the literature's protocol 1 and rewrite their files, their
-    histories, their manifest entry and the total training time; the rest of weights_dir is kept."""
-    manifest = json.loads((weights_dir / "manifest.json").read_text())
+def _swap_histories(weights_dir: Path, manifest: Manifest, old: list[str], new: dict[str, dict]) -> None:
+    """Replace some networks' histories (names `old`) by `new` in the history file, and their seconds in the
+    manifest's total training time (the manifest itself is written by the caller)."""
     history = json.loads((weights_dir / manifest["history"]).read_text())
-    manifest["train_seconds"] -= manifest.get("literature", {}).get("train_seconds", 0.0)
+    gone = [history.pop(name, {}) for name in old]
+    history |= new
+    manifest["train_seconds"] = round(manifest["train_seconds"] - sum(h.get("seconds", 0.0) for h in gone)
+                                      + sum(h["seconds"] for h in new.values()), 1)
+    (weights_dir / manifest["history"]).write_text(json.dumps(history, indent=1))
+
+
+def retrain_literature(weights_dir: Path = WEIGHTS, device: str = "cpu") -> Manifest:
+    """Retrain only the split ensembles of the literature's protocol 1 and rewrite their files, their histories,
+    their manifest entry and the total training time; the previous split networks' files go; the rest of
+    weights_dir is kept."""
+    manifest = json.loads((weights_dir / "manifest.json").read_text())
     literature, files, h_lit = train_literature(mnist_splits(), weights_dir, EPOCHS["split"], device)
+    previous = np.ravel(manifest.get("literature", {}).get("files", [])).tolist()  # a file or a list per split
+    for fname in set(previous) - set(files):
+        manifest["files"].pop(fname, None)
+        (weights_dir / fname).unlink(missing_ok=True)
+    _swap_histories(weights_dir, manifest, [Path(fname).stem for fname in previous], h_lit)
     manifest["files"] |= files
     manifest["literature"] = literature
-    manifest["train_seconds"] = round(manifest["train_seconds"] + literature["train_seconds"], 1)
-    (weights_dir / manifest["history"]).write_text(json.dumps(history | h_lit, indent=1))
     (weights_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
 
@@ -461,7 +382,7 @@ if __name__ == "__main__":
     parser.add_argument("--digit-or-not", action="store_true",
                         help="retrain only the digit-or-not network (about 5 minutes), then refit as --refit does")
     parser.add_argument("--literature", action="store_true",
-                        help="retrain only the five split networks of the literature's protocol 1 (about 10 minutes)")
+                        help="retrain only the split ensembles of the literature's protocol 1 (15 small networks)")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: no CUDA GPU is available here")

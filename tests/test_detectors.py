@@ -145,11 +145,12 @@ def test_react_and_ash_are_the_energy_of_edited_activations(scorer, toy_detector
     np.testing.assert_allclose(raw["ASH"], -torch.logsumexp(kept, 1).numpy(), rtol=1e-12)
 
 
-def test_react_clip_is_the_90th_percentile_of_training_activations(scorer):
+def test_react_clip_leaves_a_tenth_of_the_training_activations_above_it(scorer):
     gen = torch.Generator().manual_seed(0)
     labels = torch.arange(4).repeat(50)
     features = torch.eye(4)[labels] * 10 + torch.randn(200, 4, generator=gen)
-    assert float(scorer.react_clip) == pytest.approx(float(np.percentile(features.double().numpy(), 90)))
+    above = (features > float(scorer.react_clip)).double().mean().item()
+    assert abs(above - 0.10) <= 1 / 800  # 80 of the 800 activations, give or take the one it sits on
 
 
 def test_new_library_scores_are_higher_for_an_unfamiliar_feature(scorer, toy_detector):
@@ -163,4 +164,4 @@ def test_new_library_scores_are_higher_for_an_unfamiliar_feature(scorer, toy_det
 
 def test_the_trained_score_without_its_network_is_refused():
     with pytest.raises(ValueError, match="digit-or-not"):
-        detectors.CombinedDetector(models.ConvNet(), None, detectors.FeatureScorer(), ("kNN", detectors.TRAINED))
+        detectors.CombinedDetector(models.ConvNet(), None, detectors.FeatureScorer(), ("kNN", detectors.DIGIT_OR_NOT_SCORE))

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+import augment
 import detectors
+import losses
 import models
 import osr
 import preprocess
@@ -21,17 +23,16 @@ def _batch(n: int = 8, dtype=torch.float32) -> torch.Tensor:
 def test_a_training_step_of_every_network_stays_on_its_device(name):
     generator = torch.Generator().manual_seed(0)
     x, digits, binary, known = _batch(), torch.randint(0, 10, (8,)), torch.randint(0, 2, (8,)), torch.randint(0, 6, (8,))
-    net, loss_fn, augment, y = {
-        "classifier": (models.ConvNet(), train.classifier_loss, train.random_affine, digits),
-        "autoencoder": (models.Autoencoder(), train.autoencoder_loss, None, digits),
-        "system B": (models.SystemB(), train.system_b_loss(generator), None, digits),
-        "digit-or-not": (models.DigitOrNot(), train.digit_or_not_loss, train.style_augment, binary),
-        "split network": (models.ConvNet(classes=6), train.outlier_exposure_loss(torch.randn(20, 1, 28, 28), generator),
-                          train.style_augment, known),
+    net, loss_fn, transform, y = {
+        "classifier": (models.ConvNet(), losses.classifier_loss, augment.random_affine, digits),
+        "autoencoder": (models.Autoencoder(), losses.autoencoder_loss, None, digits),
+        "system B": (models.SystemB(), losses.system_b_loss(generator), None, digits),
+        "digit-or-not": (models.DigitOrNot(), losses.digit_or_not_loss, augment.style_augment, binary),
+        "split network": (models.GapNet(classes=6), losses.classifier_loss, augment.random_affine, known),
     }[name]
     net.to(META)
     optimizer = torch.optim.Adam(net.parameters())
-    loss, correct = train._epoch_sums(net, loss_fn, x, y.to(META), 4, optimizer, generator, augment)
+    loss, correct = train._epoch_sums(net, loss_fn, x, y.to(META), 4, optimizer, generator, transform)
     assert loss.device == META and (correct is None or correct.device == META)
     assert all(p.device == META for p in net.parameters())
 
@@ -39,8 +40,8 @@ def test_a_training_step_of_every_network_stays_on_its_device(name):
 def test_augmentations_and_centring_stay_on_the_device():
     generator = torch.Generator().manual_seed(0)
     x = _batch()
-    for out in (train.style_augment(x, generator), train.half_batch_augment(x, generator),
-                train.random_affine(x, generator), preprocess.centre_by_mass(x.double())):
+    for out in (augment.style_augment(x, generator), augment.half_batch_augment(x, generator),
+                augment.random_affine(x, generator), preprocess.centre_by_mass(x.double())):
         assert out.device == META and out.shape == x.shape
     assert all(o.device == META for o in (*preprocess.mass_offsets(x[:, 0]), *preprocess.box_offsets(x[:, 0] > 0)))
 

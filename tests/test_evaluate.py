@@ -30,11 +30,33 @@ def toy():
 def test_accuracy_table_has_per_set_pooled_ood_and_total_rows(toy):
     sets, outs = toy
     table = evaluate.accuracy_table(outs, sets)
-    assert list(table.index) == ["MNIST test", "Noise", "All OOD sets", "Total"]
+    assert list(table.index) == ["MNIST test", "Noise", evaluate.ALL_OOD, evaluate.TOTAL]
     assert table.loc["MNIST test", "OSR accuracy %"] == 50.0
     assert table.loc["MNIST test", "rejected as unknown %"] == 25.0
-    assert table.loc["Total", "OSR accuracy %"] == 50.0
-    assert table.loc["Total", "images"] == 6
+    assert table.loc[evaluate.TOTAL, "OSR accuracy %"] == 50.0
+    assert table.loc[evaluate.TOTAL, "images"] == 6
+
+
+def _with_development_set(toy):
+    """The toy sets plus 4 development-set images, every one of them accepted as a digit (all wrong)."""
+    sets, outs = toy
+    sets["Omniglot dev (raw)"] = Split(np.zeros((4, 28, 28), np.uint8), np.full(4, 10))
+    outs["Omniglot dev (raw)"] = outputs_of([3, 3, 3, 3])
+    return sets, outs
+
+
+def test_no_aggregate_takes_in_the_development_set(toy):
+    sets, outs = _with_development_set(toy)
+    table = evaluate.accuracy_table(outs, sets)
+    assert table.loc["Omniglot dev (raw)", "OSR accuracy %"] == 0.0  # beside, in its own row
+    assert table.loc[evaluate.ALL_OOD, "OSR accuracy %"] == 50.0 and table.loc[evaluate.ALL_OOD, "images"] == 2
+    assert table.loc[evaluate.TOTAL, "OSR accuracy %"] == 50.0 and table.loc[evaluate.TOTAL, "images"] == 6
+    ood = evaluate.ood_table(outs, sets)
+    assert ood.loc[evaluate.MEAN, "OSR acc. unknown %"] == ood.loc["Noise", "OSR acc. unknown %"] == 50.0
+    eleven, binary = evaluate.confusions(outs, sets)
+    assert eleven.sum() == binary.sum() == 6
+    pooled = evaluate.system_results(outs, sets, {"MNIST test": np.arange(4)})["test_sets"]
+    assert pooled["total"] == 50.0 and pooled["unknown"] == 50.0
 
 
 def test_closed_set_accuracy_ignores_rejection(toy):
@@ -55,7 +77,8 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path, toy):
     outs["Fashion-MNIST"] = outs["CIFAR-10"] = outs["Noise"]
     idx = {"MNIST test": np.arange(4), "Fashion-MNIST": np.array([0]), "CIFAR-10": np.array([1])}
     split_line = {"closed-set accuracy": 99.0, "AUROC kNN": 98.25, "OSCR kNN": 98.0}
-    literature = {"protocol 1": protocols.summary([split_line] * 5).to_dict(orient="index"),
+    seeds = {"seed 0": {"AUROC kNN": 98.0}, "mean over seeds": {"AUROC kNN": 98.0}, "std over seeds": {"AUROC kNN": 0.0}}
+    literature = {"protocol 1": protocols.summary([split_line] * 5).to_dict(orient="index"), "protocol 1 seeds": seeds,
                   "protocol 2": {"Noise": {"macro-F1": 99.5, "outliers rejected": 100.0, "digits right": 99.0}}}
     results = {"sets": list(sets), "systems": {"A": evaluate.system_results(outs, sets, idx)}, "literature": literature}
     readme = tmp_path / "README.md"
@@ -66,8 +89,10 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path, toy):
     assert text.startswith("intro\n") and text.endswith("outro\n") and "\nmiddle\n" in text and "STALE" not in text
     assert "| A (this project) | 75.00 | 50.00 | 50.00 | 50.00 | 66.67 |" in text
     assert "| seed A (its report) | 98.90 | - | - | 98.70 | 99.10 |" in text
-    assert "| this project: kNN | 98.25 | 0.00 | no | measured here |" in text and "| Softmax | 97.8 | 0.2 |" in text
-    assert "| Noise | 99.50 | 100.00 | 99.00 |" in text and "Where it stands: this project (kNN)" in text
+    assert "| this project: ensemble, kNN | 98.25 | 0.00 | none | measured here |" in text
+    assert "| this project: one network, kNN | 98.00 | 0.00 | none | measured here |" in text
+    assert "| Softmax | 97.8 | 0.2 | none | Nirvana |" in text and "| DSC | 99.6 | 0.1 | real outlier images |" in text
+    assert "| Noise | 99.50 | 100.00 | 99.00 |" in text and "Where it stands: this project's ensemble (kNN)" in text
 
 
 def test_readme_results_and_literature_blocks_match_the_saved_results():
@@ -88,7 +113,7 @@ def test_ood_table_has_a_row_per_ood_set_and_their_mean(toy):
     sets, outs = toy
     sets["Other"], outs["Other"] = sets["Noise"], outs["Noise"]
     table = evaluate.ood_table(outs, sets)
-    assert list(table.index) == ["Noise", "Other", "mean"]
+    assert list(table.index) == ["Noise", "Other", evaluate.MEAN]
     assert table.loc["Noise", "OSR acc. unknown %"] == 50.0
 
 
@@ -144,7 +169,7 @@ def test_the_check_fails_on_numbers_beyond_the_tolerance_new_ones_and_stale_ones
 
 def _run(fingerprints: dict, cifar: float, mnist: float, pooled: float) -> dict:
     return {"fingerprints": fingerprints,
-            "systems": {"A": {"closed_set": mnist, "per_set": {"MNIST test": mnist, "CIFAR-10": cifar, "Total": pooled},
+            "systems": {"A": {"closed_set": mnist, "per_set": {"MNIST test": mnist, "CIFAR-10": cifar, evaluate.TOTAL: pooled},
                               "seed_protocol": {"total": pooled}}},
             "literature": {"protocol 2": {"Omniglot (raw)": {"macro-F1": 86.0}, "Noise": {"macro-F1": 99.0}}}}
 
@@ -175,7 +200,7 @@ def test_what_each_number_depends_on():
     ood = sets - {"MNIST test"}
     assert report.depends_on(("systems", "A", "closed_set"), sets) == set()
     assert report.depends_on(("systems", "A", "ood", "CIFAR-10", "AUROC"), sets) == {"CIFAR-10"}
-    assert report.depends_on(("systems", "A", "ood", "mean", "AUROC"), sets) == sets
+    assert report.depends_on(("systems", "A", "ood", evaluate.MEAN, "AUROC"), sets) == sets - {"Omniglot dev (raw)"}
     assert report.depends_on(("systems", "B", "seed_protocol", "total"), sets) == {"Fashion-MNIST", "CIFAR-10"}
     assert report.depends_on(("literature", "protocol 2", "Omniglot (raw)", "macro-F1"), sets) == {"Omniglot dev (raw)"}
     assert report.depends_on(("literature", "protocol 1", "mean", "AUROC"), sets) == set()  # over splits, not sets
@@ -299,3 +324,11 @@ def test_letters_summary_splits_the_miss_into_lookalikes_and_the_rest_with_a_wil
     assert row["95% interval high"] == pytest.approx(69.43, abs=0.01)
     assert "m: 37.50% rejected (95% interval 13.68-69.43), not distinguishable from seed B's 60.51%" == \
         evaluate.against_seed(evaluate.letters_summary(out, letters), 60.51)
+
+
+def test_benchmark_mean_is_over_the_sets_it_is_given_under_its_name():
+    known = {"d": np.zeros(20)}
+    unknown = {"test": {"d": np.ones(20)}, "dev": {"d": np.zeros(20)}}  # separated, and not at all
+    table = metrics.benchmark(known, unknown, metrics=("AUROC",), mean_over=["test"], mean_name="mean, test sets")
+    assert table.loc["d", ("mean, test sets", "AUROC")] == 100.0 and table.loc["d", ("dev", "AUROC")] == 50.0
+    assert metrics.benchmark(known, unknown, metrics=("AUROC",)).loc["d", ("mean", "AUROC")] == 75.0

@@ -1,5 +1,6 @@
 """Metrics over model outputs, on hand-computed examples."""
 import numpy as np
+import pandas as pd
 import pytest
 
 import metrics
@@ -59,3 +60,10 @@ def test_rejected_at_1_percent_thresholds_on_the_reference_scores():
     assert metrics.rejected_at(reference, unknown) == 75.0
     table = metrics.benchmark({"d": np.zeros(10)}, {"set": {"d": unknown}}, reference={"d": reference})
     assert table.loc["d", ("set", "rejected @1%")] == 75.0
+
+
+def test_ranked_puts_the_most_rejected_at_one_percent_first_and_breaks_ties_by_auroc():
+    table = pd.DataFrame({"a": {("mean", "rejected @1%"): 50.0, ("mean", "AUROC"): 90.0},
+                          "b": {("mean", "rejected @1%"): 60.0, ("mean", "AUROC"): 80.0},
+                          "c": {("mean", "rejected @1%"): 50.0, ("mean", "AUROC"): 95.0}}).T
+    assert metrics.ranked(table) == ["b", "c", "a"]

@@ -109,7 +109,10 @@ def test_a_weights_file_the_manifest_does_not_list_is_refused_as_unlisted(weight
     (lambda m: m["systems"]["best"].update(threshold=float("nan")), r"systems.best.threshold = nan"),
     (lambda m: m["systems"]["A"]["thresholds"].update(l2=float("inf")), r"systems.A.thresholds.l2 = inf"),
     (lambda m: m["systems"]["best"]["stats"]["kNN"].__setitem__(1, 0.0), r"systems.best.stats.kNN \(std 0.0\)"),
-    (lambda m: m["literature"]["stats"][2]["kNN"].__setitem__(1, 0.0), r"literature.stats\[2\].kNN \(std 0.0\)"),
+    (lambda m: m["literature"]["stats"][2]["ensemble"]["max logit"].__setitem__(1, 0.0),
+     r"literature.stats\[2\].ensemble.max logit \(std 0.0\)"),
+    (lambda m: m["literature"]["stats"][4]["members"][1]["MSP"].__setitem__(1, -1.0),
+     r"literature.stats\[4\].members\[1\].MSP \(std -1.0\)"),
 ])
 def test_a_manifest_with_a_non_finite_threshold_or_a_zero_std_is_refused(weights_copy, edit, message):
     manifest = json.loads((weights_copy / "manifest.json").read_text())
@@ -167,29 +170,46 @@ def test_system_b_threshold_is_mean_plus_3_std_of_validation_mse():
     assert model.threshold == spec["thresholds"][spec["threshold_from"]]
 
 
-def _scores_and_predictions() -> dict[str, tuple[list[float], list[int]]]:
-    """Every system's scores and predictions of a fixed batch of digits and noise, from freshly loaded models."""
-    images = digits_and_noise(100)
+def _pool() -> np.ndarray:
+    """Digits upright and turned a quarter: many of the turned ones score near each system's threshold."""
+    digits = mnist_test_images()[100:1100]
+    return np.concatenate([digits, np.rot90(digits, 1, axes=(1, 2))])
+
+
+@functools.lru_cache(maxsize=1)
+def near_thresholds(n: int = 40) -> list[int]:
+    """The indices in `_pool` of the n images closest to each system's threshold: where a flip would show."""
+    picks = set()
+    for system in osr.SYSTEMS:
+        model = osr.load_osr_model(WEIGHTS, system=system)
+        picks |= set(np.argsort(np.abs(model.score(_pool()) - model.threshold))[:n].tolist())
+    return sorted(picks)
+
+
+def _scores_and_predictions(picks: list[int]) -> dict[str, tuple[list[float], list[int]]]:
+    """Every system's scores and predictions of a fixed batch of digits and noise and of the picked images of
+    `_pool`, from freshly loaded models."""
+    images = np.concatenate([digits_and_noise(100), _pool()[picks]])
     return {system: (model.score(images).tolist(), model.predict(images).tolist())
             for system, model in ((s, osr.load_osr_model(WEIGHTS, system=s)) for s in osr.SYSTEMS)}
 
 
-def _in_a_subprocess(limits: dict[str, str]) -> dict[str, tuple[list[float], list[int]]]:
+def _in_a_subprocess(limits: dict[str, str], picks: list[int]) -> dict[str, tuple[list[float], list[int]]]:
     """`_scores_and_predictions` in a fresh process whose environment adds `limits`."""
     import os
     import subprocess
     import sys
 
     code = ("import json, sys; sys.path.insert(0, 'tests'); import test_osr; "
-            "print(json.dumps(test_osr._scores_and_predictions()))")
+            f"print(json.dumps(test_osr._scores_and_predictions({picks!r})))")
     return json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                                      cwd=WEIGHTS.parent, env=os.environ | limits).stdout)
 
 
 def test_evaluation_is_identical_twice_in_one_process_and_in_another_process():
-    first = _scores_and_predictions()
-    assert _scores_and_predictions() == first
-    assert _in_a_subprocess({}) == json.loads(json.dumps(first))
+    first = _scores_and_predictions(near_thresholds())
+    assert _scores_and_predictions(near_thresholds()) == first
+    assert _in_a_subprocess({}, near_thresholds()) == json.loads(json.dumps(first))
 
 
 # What the float kernels depend on: oneDNN's instruction set (float32 convolutions), MKL's (matrix products and
@@ -204,11 +224,13 @@ OTHER_CPUS = {
 
 @pytest.mark.parametrize("cpu", OTHER_CPUS)
 def test_another_cpus_kernels_give_the_same_predictions_and_scores(cpu):
-    """A process limited to another CPU's kernels: every prediction equal. System A's scores come from its
+    """A process limited to another CPU's kernels: every prediction equal, of the images closest to each system's
+    threshold too. System A's scores come from its
     float64 autoencoder alone (its classifier gives only the argmax): the same to 12 significant digits. B's
     MSE and the best model's z-sum come from float32 networks: B's to 5 significant digits, the z-sum (in units
-    of validation standard deviations, threshold 5.2, centred near 0) to 1e-4, far below anything printed."""
-    here, there = _scores_and_predictions(), _in_a_subprocess(OTHER_CPUS[cpu])
+    of validation standard deviations, centred near 0, its threshold a few units) to 1e-4, far below anything
+    printed."""
+    here, there = _scores_and_predictions(near_thresholds()), _in_a_subprocess(OTHER_CPUS[cpu], near_thresholds())
     for system, rtol, atol in (("A", 1e-12, 0), ("best", 0, 1e-4), ("B", 1e-5, 0)):
         assert there[system][1] == here[system][1], system
         np.testing.assert_allclose(there[system][0], here[system][0], rtol=rtol, atol=atol, err_msg=system)
@@ -236,3 +258,20 @@ def test_predict_on_many_images_peaks_at_its_input_plus_500_mb_in_a_plain_proces
     growth_mb, input_mb = map(float, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                                     check=True, cwd=WEIGHTS.parent, env=env).stdout.split())
     assert growth_mb <= input_mb + 500, f"peak memory grew by {growth_mb:.0f} MB for {input_mb:.0f} MB of input"
+
+
+def test_readme_rebuilds_system_a_by_hand_with_the_labels_load_osr_model_gives(monkeypatch):
+    readme = (WEIGHTS.parent / "README.md").read_text()
+    code = readme.split("### The weights by hand", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    digits = mnist_test_images()[:1500]
+    turned = np.rot90(digits[:1500], 1, axes=(1, 2))  # many near A's threshold, on both sides of it
+    model = osr.load_osr_model(WEIGHTS, system="A")
+    candidates = np.concatenate([digits, turned, noise_images("uniform", 50)])
+    closest = np.argsort(np.abs(model.score(candidates) - 1.0))[:300]  # where a flip would show
+    images = candidates[closest]
+    expected = model.predict(images)
+    assert 50 < (expected == 10).sum() < 250  # both sides of the threshold
+    monkeypatch.chdir(WEIGHTS.parent)
+    scope = {"images": images}
+    exec(code, scope)
+    assert np.array_equal(scope["labels"], expected)

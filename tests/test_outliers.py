@@ -3,11 +3,13 @@ import numpy as np
 import pytest
 import torch
 
+import augment
 import detectors
+import losses
 import outliers
 import train
 from data import Split
-from preprocess import mass_offsets
+from preprocess import MNIST_MEAN, MNIST_STD, mass_offsets, normalize
 
 
 @pytest.mark.parametrize("family", outliers.GENERATORS)
@@ -55,11 +57,11 @@ def test_outlier_split_labels_digits_0_and_drawn_outliers_1():
 
 
 def test_style_augment_is_seeded_keeps_the_shape_and_centres_by_mass():
-    x = train.normalize(outliers.draw("strokes", 8, seed=2)[1::2])  # as drawn: off-centre
-    out = train.style_augment(x, torch.Generator().manual_seed(0))
+    x = normalize(outliers.draw("strokes", 8, seed=2)[1::2])  # as drawn: off-centre
+    out = augment.style_augment(x, torch.Generator().manual_seed(0))
     assert out.shape == x.shape
-    torch.testing.assert_close(out, train.style_augment(x, torch.Generator().manual_seed(0)))
-    ink = (out * train.MNIST_STD + train.MNIST_MEAN).clamp_min(0)[:, 0]
+    torch.testing.assert_close(out, augment.style_augment(x, torch.Generator().manual_seed(0)))
+    ink = (out * MNIST_STD + MNIST_MEAN).clamp_min(0)[:, 0]
     dy, dx = mass_offsets(ink.double())
     assert (dy.abs() <= 1).all() and (dx.abs() <= 1).all()
 
@@ -70,6 +72,24 @@ def test_digit_or_not_training_learns_to_tell_digits_from_strokes():
     bars[:, 5:23, 12:16] = 255
     data = train.outlier_split(Split(bars, np.zeros(300, np.int64)), {"strokes": 300}, seed=0)
     val = train.outlier_split(Split(bars[:60], np.zeros(60, np.int64)), {"strokes": 60}, seed=9)
-    net, history = train.train_network(train.DigitOrNot(width=8, hidden=16), train.digit_or_not_loss, data, val,
+    net, history = train.train_network(train.DigitOrNot(width=8, hidden=16), losses.digit_or_not_loss, data, val,
                                        epochs=3, name="smoke", lr=3e-3, batch_size=32)
     assert max(history["val_acc"]) > 90
+
+
+def test_held_out_drawn_proxies_share_with_the_drawn_training_outliers_only_a_straight_bar():
+    """By pixels, not by names: every drawn image the digit-or-not network trains or validates on (the draws of
+    `train.digit_or_not_splits`) against the held-out scribbles the selection ranks on. One of the 2,000 is
+    byte-identical with a training stroke: a straight bar, which both pen models draw alike once scaled into
+    MNIST's 20x20 box. Any other shared image fails this test."""
+    none = Split(np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))
+    trained = [train.outlier_split(none, train.DRAWN, train.SEED + 1).images,
+               train.outlier_split(none, {f: n // 10 for f, n in train.DRAWN.items()}, train.SEED + 11).images]
+    seen = {image.tobytes() for images in trained for image in images}
+    blank = Split(np.zeros((detectors.PROXY_COUNT, 28, 28), np.uint8), np.arange(detectors.PROXY_COUNT) % 10)
+    held_out, _ = detectors.selection_proxies(blank)
+    drawn = np.concatenate([images for name, images in held_out.items() if "(drawn)" in name])
+    shared = [image for image in drawn if image.tobytes() in seen]
+    assert len(drawn) == 2000 and len(shared) == 1
+    ink = np.argwhere(shared[0] > 0)
+    assert np.ptp(ink[:, 1]) <= 1 and np.ptp(ink[:, 0]) >= 19  # one bar, two pixels wide, 20 tall

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-import detectors
+import augment
+import losses
 import models
 import protocols
 import train
@@ -24,9 +25,9 @@ def tiny_split(n: int, seed: int) -> Split:
 
 
 def test_classifier_training_on_a_few_batches_records_history_and_learns():
-    net, history = train.train_network(models.ConvNet(width=4, hidden=16), train.classifier_loss,
+    net, history = train.train_network(models.ConvNet(width=4, hidden=16), losses.classifier_loss,
                                        tiny_split(256, 0), tiny_split(64, 1), epochs=3, name="smoke",
-                                       augment=train.random_affine, lr=1e-2, batch_size=32)
+                                       augment=augment.random_affine, lr=1e-2, batch_size=32)
     assert len(history["train_loss"]) == len(history["val_acc"]) == 3
     assert history["best_epoch"] == 1 + int(np.argmax(history["val_acc"])) and history["seconds"] > 0
     assert max(history["val_acc"]) > 90
@@ -35,31 +36,37 @@ def test_classifier_training_on_a_few_batches_records_history_and_learns():
 
 def test_autoencoder_training_lowers_the_reconstruction_loss():
     torch.manual_seed(0)
-    net, history = train.train_network(models.Autoencoder(), train.autoencoder_loss,
+    net, history = train.train_network(models.Autoencoder(), losses.autoencoder_loss,
                                        tiny_split(256, 0), tiny_split(64, 1), epochs=3, name="smoke")
     assert history["val_acc"] == [None] * 3
     assert history["val_loss"][-1] < history["val_loss"][0]
 
 
 def test_reconstruction_thresholds_are_mean_plus_3_std_of_validation_scores():
-    ae = models.for_inference(models.Autoencoder())
-    val = tiny_split(32, 2)
-    thresholds = train.fit_reconstruction_thresholds(ae, val)
-    raw = detectors.ReconstructionDetector(ae, {}).raw_scores(train.normalize(val.images, torch.float64))
-    assert thresholds["l2"] == raw["l2"].mean() + 3 * raw["l2"].std()
-    assert thresholds["otsu"] == raw["otsu"].mean() + 3 * raw["otsu"].std()
+    # An autoencoder of zero weights reconstructs every image as 0 (MNIST's mean), so a constant image of pixel
+    # value v has L2 norm 28 |v/255 - 0.1307| / 0.3081 and no Otsu-binarised pixel differs; half the validation
+    # images black, half white: L2 norms 11.878 and 79.000, mean 45.439, std 33.561, threshold 146.12.
+    ae = models.Autoencoder()
+    for param in ae.parameters():
+        torch.nn.init.zeros_(param)
+    val = Split(np.repeat(np.array([0, 255], np.uint8), 4)[:, None, None] * np.ones((1, 28, 28), np.uint8),
+                np.zeros(8, np.int64))
+    thresholds = train.fit_reconstruction_thresholds(models.for_inference(ae), val)
+    black, white = 28 * 0.1307 / 0.3081, 28 * (1 - 0.1307) / 0.3081
+    assert thresholds["l2"] == pytest.approx((black + white) / 2 + 3 * (white - black) / 2)
+    assert thresholds["l2"] == pytest.approx(146.12, abs=0.01) and thresholds["otsu"] == 0.0 and thresholds["z"] == 3.0
 
 
 def test_random_affine_with_no_motion_is_the_identity():
     x = torch.randn(3, 1, 28, 28)
-    out = train.random_affine(x, torch.Generator().manual_seed(0), degrees=0, translate=0, scale=(1, 1))
+    out = augment.random_affine(x, torch.Generator().manual_seed(0), degrees=0, translate=0, scale=(1, 1))
     torch.testing.assert_close(out, x, atol=1e-4, rtol=0)
 
 
 def test_random_affine_moves_each_image_differently_and_keeps_the_shape():
     x = torch.zeros(2, 1, 28, 28)
     x[:, :, 10:18, 12:16] = 1.0
-    out = train.random_affine(x, torch.Generator().manual_seed(0), degrees=30, translate=0.1)
+    out = augment.random_affine(x, torch.Generator().manual_seed(0), degrees=30, translate=0.1)
     assert out.shape == x.shape
     assert not torch.allclose(out, x, atol=1e-3) and not torch.allclose(out[0], out[1], atol=1e-3)
 
@@ -70,12 +77,12 @@ def test_contrastive_loss_on_a_hand_computed_batch():
     # same-label pairs: distance 5 (both orders) -> mean 5
     # different-label pairs: 0.5 (hinge 0.5, both orders) and sqrt(21.25) > 1 (hinge 0) -> mean 0.25
     # divided by the embedding size 2
-    assert train.contrastive_loss(emb, labels, margin=1.0).item() == pytest.approx((5 + 0.25) / 2)
+    assert losses.contrastive_loss(emb, labels, margin=1.0).item() == pytest.approx((5 + 0.25) / 2)
 
 
 def test_contrastive_loss_is_zero_for_coinciding_classes_beyond_the_margin():
     emb = torch.tensor([[0.0, 0.0], [0.0, 0.0], [5.0, 5.0]], requires_grad=True)
-    loss = train.contrastive_loss(emb, torch.tensor([0, 0, 1]))
+    loss = losses.contrastive_loss(emb, torch.tensor([0, 0, 1]))
     loss.backward()
     assert loss.item() == pytest.approx(0.0, abs=1e-5) and torch.isfinite(emb.grad).all()
 
@@ -83,7 +90,7 @@ def test_contrastive_loss_is_zero_for_coinciding_classes_beyond_the_margin():
 def test_half_batch_augmentation_changes_only_the_first_half():
     x = torch.zeros(6, 1, 28, 28)
     x[:, :, 8:20, 12:16] = 2.0
-    out = train.half_batch_augment(x, torch.Generator().manual_seed(0))
+    out = augment.half_batch_augment(x, torch.Generator().manual_seed(0))
     assert torch.equal(out[3:], x[3:])
     assert all(not torch.allclose(out[i], x[i], atol=1e-3) for i in range(3))
 
@@ -105,7 +112,19 @@ def test_fitting_the_literature_on_the_committed_split_networks_reproduces_its_s
     fitted = train.fit_literature(protocols.load_networks(train.WEIGHTS, manifest), mnist_splits())
     assert fitted["detector"] == committed["detector"] and fitted["splits"] == committed["splits"]
     for mine, theirs in zip(fitted["stats"], committed["stats"]):  # float32 features: CPUs differ in the 7th digit
-        for name, (mean, std) in theirs.items():
-            assert mine[name] == pytest.approx([mean, std], rel=1e-5), name
+        for fit, stored in zip([mine["ensemble"], *mine["members"]], [theirs["ensemble"], *theirs["members"]]):
+            for name, (mean, std) in stored.items():
+                assert fit[name] == pytest.approx([mean, std], rel=1e-5), name
     for name, row in committed["selection"].items():  # one image at a threshold moves a mean by < 0.01 points
         assert fitted["selection"][name] == pytest.approx(row, abs=0.05), name
+
+
+def test_step_lr_multiplies_the_rate_by_0_4_every_third_of_the_epochs():
+    optimizer = torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=1.0)
+    scheduler, per_batch = train.step_lr(optimizer, epochs=6, batches=10)
+    rates = []
+    for _ in range(6):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert not per_batch and rates == pytest.approx([1.0, 1.0, 0.4, 0.4, 0.16, 0.16])
