@@ -3,7 +3,6 @@ training), the made outlier sets, the per-split metrics, the selection and proto
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 import protocols
 import train
@@ -54,20 +53,6 @@ def test_a_split_network_is_trained_and_validated_on_its_known_digits_only(monke
     for name in ("train", "val"):
         assert set(np.unique(seen[name].images)) == set(known)
         assert set(seen[name].labels) == set(range(6))
-
-
-def test_one_cycle_steps_every_batch_from_a_low_rate_to_its_peak_and_back_down():
-    net = torch.nn.Linear(2, 2)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=0.1)
-    scheduler, per_batch = train.one_cycle(optimizer, epochs=2, batches=10)
-    rates = []
-    for _ in range(20):
-        rates.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
-    assert per_batch and not train.cosine(torch.optim.Adam(net.parameters()), 2, 10)[1]
-    assert rates[0] == pytest.approx(0.1 / 25) and max(rates) == pytest.approx(0.1, rel=1e-3)
-    assert int(np.argmax(rates)) == 5 and rates[-1] < 1e-3  # peak at the 6th of 20 batches (30%), then near zero
 
 
 def test_an_ensemble_averages_logits_and_its_knn_is_one_minus_the_mean_cosine():

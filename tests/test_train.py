@@ -119,12 +119,27 @@ def test_fitting_the_literature_on_the_committed_split_networks_reproduces_its_s
         assert fitted["selection"][name] == pytest.approx(row, abs=0.05), name
 
 
-def test_step_lr_multiplies_the_rate_by_0_4_every_third_of_the_epochs():
-    optimizer = torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=1.0)
-    scheduler, per_batch = train.step_lr(optimizer, epochs=6, batches=10)
+def _rates(optimizer: torch.optim.Optimizer, scheduler, steps: int) -> list[float]:
+    """The learning rate at each of `steps` optimizer steps under a schedule."""
     rates = []
-    for _ in range(6):
+    for _ in range(steps):
         rates.append(optimizer.param_groups[0]["lr"])
         optimizer.step()
         scheduler.step()
-    assert not per_batch and rates == pytest.approx([1.0, 1.0, 0.4, 0.4, 0.16, 0.16])
+    return rates
+
+
+def test_step_lr_multiplies_the_rate_by_0_4_every_third_of_the_epochs():
+    optimizer = torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=1.0)
+    scheduler, per_batch = train.step_lr(optimizer, epochs=6, batches=10)
+    assert not per_batch and _rates(optimizer, scheduler, 6) == pytest.approx([1.0, 1.0, 0.4, 0.4, 0.16, 0.16])
+
+
+def test_one_cycle_steps_every_batch_from_a_low_rate_to_its_peak_and_back_down():
+    net = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=0.1)
+    scheduler, per_batch = train.one_cycle(optimizer, epochs=2, batches=10)
+    rates = _rates(optimizer, scheduler, 20)
+    assert per_batch and not train.cosine(torch.optim.Adam(net.parameters()), 2, 10)[1]
+    assert rates[0] == pytest.approx(0.1 / 25) and max(rates) == pytest.approx(0.1, rel=1e-3)
+    assert int(np.argmax(rates)) == 5 and rates[-1] < 1e-3  # peak at the 6th of 20 batches (30%), then near zero
