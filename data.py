@@ -304,15 +304,19 @@ def sources(root: str | Path | None = None, say=print) -> dict[str, Source]:
     return found
 
 
-def _thicken(ink: np.ndarray, long_side: int) -> np.ndarray:
-    """Ink dilated by a disk so the pen is MNIST_PEN wide once the long side is scaled to 20 px."""
+def _thickened_box(ink: np.ndarray, rows: np.ndarray, cols: np.ndarray, long_side: int) -> np.ndarray:
+    """The ink's bounding box, the ink dilated by a disk so the pen is MNIST_PEN wide once the long side is scaled
+    to 20 px. Only the box and a margin of the disk's radius are dilated: what lies farther cannot reach the box."""
     from scipy.ndimage import binary_dilation
 
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     radius = int(round(max(0.0, (MNIST_PEN * long_side / 20 - OMNIGLOT_PEN) / 2)))
     if radius == 0:
-        return ink
+        return ink[top:bottom, left:right]
+    y0, x0 = max(top - radius, 0), max(left - radius, 0)
+    near = ink[y0: bottom + radius, x0: right + radius]
     yy, xx = np.mgrid[-radius: radius + 1, -radius: radius + 1]
-    return binary_dilation(ink, structure=xx**2 + yy**2 <= radius**2)
+    return binary_dilation(near, structure=xx**2 + yy**2 <= radius**2)[top - y0: bottom - y0, left - x0: right - x0]
 
 
 def mnist_format(ink: np.ndarray) -> np.ndarray:
@@ -323,7 +327,7 @@ def mnist_format(ink: np.ndarray) -> np.ndarray:
     if rows.size == 0:
         return np.zeros((28, 28), np.uint8)
     long_side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
-    box = _thicken(ink, long_side)[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1].astype(np.float32)
+    box = _thickened_box(ink, rows, cols, long_side).astype(np.float32)
     scale = 20 / long_side
     size = (max(1, round(box.shape[1] * scale)), max(1, round(box.shape[0] * scale)))
     small = np.clip(np.asarray(Image.fromarray(box, mode="F").resize(size, Image.LANCZOS)), 0, 1)
@@ -377,19 +381,21 @@ def mnist_splits(seed: int = SEED, root: str | Path | None = None) -> dict[str, 
     required: missing and impossible to download, it is a MissingDataError saying where to put it."""
     import torchvision
 
-    root = data_root(root)
-    train = _torchvision_set(torchvision.datasets.MNIST, "MNIST", True, root)
-    test = _torchvision_set(torchvision.datasets.MNIST, "MNIST", False, root)
+    train = _torchvision_set(torchvision.datasets.MNIST, "MNIST", True, data_root(root))
     images, labels = train.data.numpy(), train.targets.numpy().astype(np.int64)
     order = np.random.default_rng(seed).permutation(len(labels))
     n_val = len(labels) // 6
     val, tr = order[:n_val], order[n_val:]
-    test_images = test.data.numpy()
-    return {
-        "train": Split(images[tr], labels[tr]),
-        "val": Split(images[val], labels[val]),
-        "test": Split(test_images, test.targets.numpy().astype(np.int64), fingerprint(test_images)),
-    }
+    return {"train": Split(images[tr], labels[tr]), "val": Split(images[val], labels[val]), "test": mnist_test(root)}
+
+
+def mnist_test(root: str | Path | None = None) -> Split:
+    """The official 10,000 MNIST test digits with their fingerprint, read without the training files."""
+    import torchvision
+
+    test = _torchvision_set(torchvision.datasets.MNIST, "MNIST", False, data_root(root))
+    images = test.data.numpy()
+    return Split(images, test.targets.numpy().astype(np.int64), fingerprint(images))
 
 
 def _as_is(images: np.ndarray) -> np.ndarray:
@@ -423,7 +429,7 @@ def fingerprints(root: str | Path | None = None) -> dict[str, str]:
     what a run on this data root would be compared with (a few seconds)."""
     found = {name: fingerprint(s.data) for name, s in sources(root, say=lambda _: None).items()}
     made = {f"{kind.capitalize()} noise": fingerprint(noise_images(kind)) for kind in ("gaussian", "uniform")}
-    return {"MNIST test": mnist_splits(root=root)["test"].source,
+    return {"MNIST test": mnist_test(root).source,
             **{name: found[SOURCE_OF[name]] for name in OOD_NAMES if SOURCE_OF.get(name) in found}, **made}
 
 

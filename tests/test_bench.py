@@ -1,8 +1,15 @@
-"""The speed figures in README come from report/bench.json, as bench.py writes them."""
+"""The speed figures in README come from report/bench.json, as bench.py writes them, with the goals as ratios."""
 import json
+
+import numpy as np
 
 import bench
 import report
+
+FIGURES = {"machine": {"cpus": 2, "processor": "x", "torch": "t", "torch_threads": 2}, "reference_seconds": 0.5,
+           "epoch_seconds": {"a": 1.0, "b": 2.0, "c": 10.0, "d": 3.0, "e": 0.5},
+           "predict_images_per_second": {"best": {"10000": 900.0, "1": 200.0}, "A": {"10000": 1000.0, "1": 200.0}},
+           "best_over_a": {"10000": 0.9, "1": 1.0}, "notebook_seconds": 100.0, "test_seconds": 140.0}
 
 
 def test_readme_speed_block_matches_the_saved_benchmark():
@@ -11,10 +18,27 @@ def test_readme_speed_block_matches_the_saved_benchmark():
 
 
 def test_speed_block_adds_up_the_epochs_train_py_runs():
-    figures = {"machine": {"cpus": 2, "processor": "x", "torch": "t", "torch_threads": 2},
-               "epoch_seconds": {"a": 1.0, "b": 2.0, "c": 10.0, "d": 3.0, "e": 0.5}, "predict_images_per_second": {},
-               "train_seconds": 5.0}
     epochs = bench.train.EPOCHS
     expected = (epochs["classifier"] + 2 * epochs["autoencoder"] + 10 * epochs["B"] + 3 * epochs["digit_or_not"]
                 + 0.5 * epochs["split"] * 5 * bench.train.SPLIT_RECIPE["members"])  # five split ensembles
-    assert f"| training, all epochs of `train.py` at these rates | {expected:.0f} s |" in bench.readme_block(figures)
+    assert (f"| training, all epochs of `train.py` at these rates | {expected:.0f} s | {expected / 0.5:.0f} |"
+            in bench.readme_block(FIGURES))
+
+
+def test_goals_are_ratios_met_or_missed_and_unmeasured_ones_say_so():
+    goals = bench.goals(FIGURES)
+    assert [v for v, _ in goals.values()] == [1.4, 0.9, 1.0]
+    assert [ok for _, ok in goals.values()] == [True, False, True]
+    assert all(v is None and ok is None for v, ok in bench.goals({}).values())
+
+
+def test_ratios_to_a_divide_the_best_models_speed_by_a_s_per_measure():
+    assert bench.ratios_to_a(FIGURES["predict_images_per_second"]) == {"10000": 0.9, "1": 1.0}
+
+
+def test_predict_speeds_give_every_system_both_measures(monkeypatch):
+    monkeypatch.setattr(bench, "PREDICT", {"10000": 12, "1": 1})
+    monkeypatch.setattr(bench, "BATCH_1_IMAGES", 2)
+    speeds = bench.predict_speeds(np.zeros((12, 28, 28), np.uint8), rounds=1)
+    assert list(speeds) == list(bench.osr.SYSTEMS) and all(list(v) == ["10000", "1"] and min(v.values()) > 0
+                                                            for v in speeds.values())

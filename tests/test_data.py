@@ -55,11 +55,6 @@ def test_missing_dataset_error_says_when_the_default_root_is_used(tmp_path, monk
     assert f"${data.DATA_ENV}=" not in message and str(tmp_path / "data" / "notMNIST" / "raw") in message
 
 
-@pytest.fixture(scope="module")
-def splits():
-    return data.mnist_splits()
-
-
 def test_mnist_split_is_five_sixths_train_one_sixth_validation_and_disjoint(splits):
     assert (len(splits["train"]), len(splits["val"]), len(splits["test"])) == (50000, 10000, 10000)
     train_rows = {img.tobytes() for img in splits["train"].images[:2000]}
@@ -72,16 +67,22 @@ def test_mnist_split_is_the_same_on_every_call(splits):
     assert np.array_equal(again["val"].labels, splits["val"].labels)
 
 
-def test_ood_sets_are_uint8_28px_and_all_labelled_unknown():
-    sets = data.ood_sets()
+def test_mnist_test_alone_is_the_splits_test_set_with_its_fingerprint(splits, mnist_test):
+    assert np.array_equal(mnist_test.images, splits["test"].images)
+    assert np.array_equal(mnist_test.labels, splits["test"].labels)
+    assert mnist_test.source == splits["test"].source == data.fingerprint(mnist_test.images)
+
+
+@pytest.mark.thorough
+def test_ood_sets_are_uint8_28px_and_all_labelled_unknown(ood, mnist_test):
+    sets = ood
     assert list(sets) == [name for name in data.OOD_NAMES if name != "SVHN"]  # SVHN: not to be had offline
     for name, split in sets.items():
         assert split.images.dtype == np.uint8 and split.images.shape[1:] == (28, 28), name
         assert (split.labels == data.UNKNOWN).all(), name
     assert len(sets["CIFAR-10"]) == len(sets["KMNIST"]) == len(sets["notMNIST"]) == 10000
     fingerprints = data.fingerprints()  # the quick way (no rendering) says what ood_sets carries
-    assert {name: split.source for name, split in sets.items()} == {k: v for k, v in fingerprints.items()
-                                                                     if k != "MNIST test"}
+    assert fingerprints == {"MNIST test": mnist_test.source} | {name: split.source for name, split in sets.items()}
 
 
 def test_seed_protocol_is_all_mnist_test_plus_a_fixed_1000_fashion_and_1000_cifar():
@@ -107,8 +108,9 @@ def test_mnist_format_fits_the_ink_in_20px_and_centres_its_mass():
     assert abs((img * xx).sum() / mass - preprocess.MNIST_CENTRE) <= 0.5
 
 
-def test_omniglot_comes_in_two_renderings_of_all_19280_characters():
-    sets = data.omniglot(data._omniglot_paper(data.data_root()))
+@pytest.mark.thorough
+def test_omniglot_comes_in_two_renderings_of_all_19280_characters(ood):
+    sets = {name: split.images for name, split in ood.items() if name.startswith("Omniglot")}
     assert list(sets) == ["Omniglot dev (MNIST format)", "Omniglot dev (raw)"]
     for name, images in sets.items():
         assert images.shape == (19280, 28, 28) and images.dtype == np.uint8, name

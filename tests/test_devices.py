@@ -5,7 +5,6 @@ import pytest
 import torch
 
 import augment
-import detectors
 import losses
 import models
 import osr
@@ -61,7 +60,6 @@ def test_the_best_models_scorer_and_digit_or_not_network_run_on_the_device():
     features = model.classifier.to(META).features(_batch(dtype=preprocess.DTYPE))
     assert scorer.knn(features).device == META
     assert model.detector.digit_or_not.to(META)(_batch(dtype=preprocess.DTYPE)).device == META
-    assert detectors.MaxLogit.score(model.classifier.head(features)).device == META
 
 
 def test_prediction_batches_reach_the_networks_on_their_device_centred_there():

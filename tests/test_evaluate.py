@@ -107,6 +107,7 @@ def test_benchmark_ranks_a_separating_score_above_a_useless_one():
     table = metrics.benchmark(known, unknown)
     assert table.loc["good", ("set", "AUROC")] == 100.0 and table.loc["good", ("mean", "FPR95")] == 0.0
     assert table.loc["useless", ("mean", "AUROC")] == pytest.approx(50.0, abs=3)
+    assert metrics.ranked(table) == ["good", "useless"]
 
 
 def test_ood_table_has_a_row_per_ood_set_and_their_mean(toy):
@@ -218,14 +219,14 @@ def test_check_results_passes_on_the_stored_file_and_fails_on_a_changed_number(t
         report.check_results(changed, path)
 
 
-def test_a_perturbed_threshold_is_caught_by_the_check_against_the_results_file():
+@pytest.mark.thorough
+def test_a_perturbed_threshold_is_caught_by_the_check_against_the_results_file(mnist_test):
     """The committed MNIST-test OSR accuracy of system A is reproduced here within the tolerance, and a 10% lower
     threshold (more digits rejected) moves it beyond the tolerance."""
     import osr
-    from data import mnist_splits
 
     model = osr.load_osr_model(report.ROOT / "weights", system="A")
-    test = mnist_splits()["test"]
+    test = mnist_test
     out = model.outputs(test.images)
 
     def mnist_accuracy(threshold: float) -> dict:
@@ -285,12 +286,11 @@ def test_tsne_of_codes_gives_a_point_prediction_and_source_per_picked_image(toy)
     assert points.shape == (4, 2) and preds.tolist() == [1, 10, 5, 7] and is_ood.tolist() == [False] * 3 + [True]
 
 
-def test_the_benchmarks_one_pass_gives_the_best_models_own_outputs():
+def test_the_benchmarks_one_pass_gives_the_best_models_own_outputs(splits):
     import osr
-    from data import Split, mnist_splits, noise_images
+    from data import noise_images
 
     model = osr.load_osr_model()
-    splits = mnist_splits()
     sets = {"MNIST test": Split(splits["test"].images[:64], splits["test"].labels[:64]),
             "Noise": Split(noise_images("uniform", 16), np.full(16, 10))}
     scores, outputs = evaluate.benchmark_run(model, Split(splits["val"].images[:200], splits["val"].labels[:200]),

@@ -144,7 +144,6 @@ def test_a_centre_on_a_half_pixel_moves_the_same_way_whatever_the_last_bits_of_t
     assert preprocess.whole_pixels(np.array([1.5, 1.5 + 1e-9, 1.5 - 1e-9, -0.5, 1.6])).tolist() == [1, 1, 1, -1, 2]
 
 
-def test_centre_by_mass_leaves_mnist_test_digits_where_they_are():
-    test = data.mnist_splits()["test"].images
-    x = preprocess.normalize(test, torch.float64)
+def test_centre_by_mass_leaves_mnist_test_digits_where_they_are(mnist_test):
+    x = preprocess.normalize(mnist_test.images, torch.float64)
     assert torch.equal(preprocess.centre_by_mass(x), x)

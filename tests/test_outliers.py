@@ -77,15 +77,15 @@ def test_digit_or_not_training_learns_to_tell_digits_from_strokes():
     assert max(history["val_acc"]) > 90
 
 
+@pytest.mark.thorough
 def test_held_out_drawn_proxies_share_with_the_drawn_training_outliers_only_a_straight_bar():
     """By pixels, not by names: every drawn image the digit-or-not network trains or validates on (the draws of
     `train.digit_or_not_splits`) against the held-out scribbles the selection ranks on. One of the 2,000 is
     byte-identical with a training stroke: a straight bar, which both pen models draw alike once scaled into
     MNIST's 20x20 box. Any other shared image fails this test."""
     none = Split(np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))
-    trained = [train.outlier_split(none, train.DRAWN, train.SEED + 1).images,
-               train.outlier_split(none, {f: n // 10 for f, n in train.DRAWN.items()}, train.SEED + 11).images]
-    seen = {image.tobytes() for images in trained for image in images}
+    trained = train.digit_or_not_splits({"train": none, "val": none})  # exactly what the network trains on
+    seen = {image.tobytes() for split in trained for image in split.images}
     blank = Split(np.zeros((detectors.PROXY_COUNT, 28, 28), np.uint8), np.arange(detectors.PROXY_COUNT) % 10)
     held_out, _ = detectors.selection_proxies(blank)
     drawn = np.concatenate([images for name, images in held_out.items() if "(drawn)" in name])

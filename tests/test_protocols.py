@@ -3,7 +3,9 @@ training), the made outlier sets, the per-split metrics, the selection and proto
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
+import models
 import protocols
 import train
 from data import UNKNOWN, Split
@@ -53,6 +55,22 @@ def test_a_split_network_is_trained_and_validated_on_its_known_digits_only(monke
     for name in ("train", "val"):
         assert set(np.unique(seen[name].images)) == set(known)
         assert set(seen[name].labels) == set(range(6))
+
+
+def test_a_split_network_in_eval_mode_folds_its_batch_norms_into_the_same_function():
+    torch.manual_seed(0)
+    net = models.GapNet(classes=6, width=4)
+    for module in net.body:
+        if isinstance(module, torch.nn.BatchNorm2d):  # statistics and affine parameters away from the identity
+            module.running_mean.uniform_(-1, 1), module.running_var.uniform_(0.5, 2)
+            module.weight.data.uniform_(0.5, 2), module.bias.data.uniform_(-1, 1)
+    net = models.for_inference(net)
+    x = torch.randn(8, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(net.features(x), net.body(x.contiguous(memory_format=torch.channels_last)),
+                                   rtol=1e-5, atol=1e-5)
+        net.train()
+        assert not torch.allclose(net.features(x), net.eval().features(x), atol=1e-3)  # training: batch statistics
 
 
 def test_an_ensemble_averages_logits_and_its_knn_is_one_minus_the_mean_cosine():

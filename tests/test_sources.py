@@ -69,6 +69,7 @@ def test_cifar10_from_other_pixels_has_another_fingerprint(cifar_jpeg, tmp_path)
     assert data.fingerprint(other) != data.fingerprint(cifar_jpeg)
 
 
+@pytest.mark.thorough
 def test_omniglot_png_tree_in_shuffled_directory_order_reads_as_the_npz_byte_for_byte(
         omniglot_npz, omniglot_tree, monkeypatch):
     import torchvision
@@ -83,6 +84,7 @@ def test_omniglot_png_tree_in_shuffled_directory_order_reads_as_the_npz_byte_for
     assert names != sorted(names)  # torchvision lists in directory order: the canonical order must not rely on it
 
 
+@pytest.mark.thorough
 def test_readers_open_one_file_at_a_time_under_a_low_open_file_limit(omniglot_tree):
     script = (
         "import resource, sys\n"

@@ -11,7 +11,7 @@ import losses
 import models
 import protocols
 import train
-from data import Split, mnist_splits
+from data import Split
 
 
 def tiny_split(n: int, seed: int) -> Split:
@@ -95,6 +95,7 @@ def test_half_batch_augmentation_changes_only_the_first_half():
     assert all(not torch.allclose(out[i], x[i], atol=1e-3) for i in range(3))
 
 
+@pytest.mark.thorough
 def test_refit_on_the_committed_networks_reproduces_the_best_models_fit(tmp_path):
     weights = shutil.copytree(train.WEIGHTS, tmp_path / "weights")
     committed = models.read_manifest(train.WEIGHTS)["systems"]["best"]
@@ -106,10 +107,11 @@ def test_refit_on_the_committed_networks_reproduces_the_best_models_fit(tmp_path
         assert refitted["stats"][name] == pytest.approx([mean, std], rel=1e-6), name
 
 
-def test_fitting_the_literature_on_the_committed_split_networks_reproduces_its_selection():
+@pytest.mark.thorough
+def test_fitting_the_literature_on_the_committed_split_networks_reproduces_its_selection(splits):
     manifest = models.read_manifest(train.WEIGHTS)
     committed = manifest["literature"]
-    fitted = train.fit_literature(protocols.load_networks(train.WEIGHTS, manifest), mnist_splits())
+    fitted = train.fit_literature(protocols.load_networks(train.WEIGHTS, manifest), splits)
     assert fitted["detector"] == committed["detector"] and fitted["splits"] == committed["splits"]
     for mine, theirs in zip(fitted["stats"], committed["stats"]):  # float32 features: CPUs differ in the 7th digit
         for fit, stored in zip([mine["ensemble"], *mine["members"]], [theirs["ensemble"], *theirs["members"]]):
