@@ -105,9 +105,11 @@ def reference_seconds(rounds: int = 3) -> float:
 
 
 def command_seconds(command: list[str]) -> float:
-    """Wall time of a command run in the project folder (it must succeed)."""
+    """Wall time of a command run in the project folder; a failure raises with the end of its output."""
     start = time.perf_counter()
-    subprocess.run(command, check=True, cwd=ROOT, capture_output=True)
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{(run.stdout + run.stderr)[-4000:]}")
     return round(time.perf_counter() - start, 1)
 
 
@@ -180,11 +182,17 @@ def main(run_notebook: bool, run_tests: bool) -> dict:
     }
     if run_notebook:
         bench["notebook_seconds"] = notebook_seconds()
+    save(bench)  # README's test command checks that README's speed block is the saved one's
     if run_tests:
         bench["test_seconds"] = test_command_seconds()
+        save(bench)
+    return bench
+
+
+def save(bench: dict) -> None:
+    """report/bench.json and README's speed block from it."""
     OUT.write_text(json.dumps(bench, indent=2) + "\n")
     report.replace_block("speed", readme_block(bench))
-    return bench
 
 
 if __name__ == "__main__":

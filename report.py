@@ -199,7 +199,7 @@ def literature_markdown(results: dict) -> str:
     seeds = pd.DataFrame.from_dict(lit["protocol 1 seeds"], orient="index")
     rows = protocols.against_published(p1, seeds)
     lines = ["Protocol 1, five 6/4 splits of MNIST: AUROC % of known vs unknown test digits. This project: mean +- std "
-             "over the clean splits 2-5 for the ensemble, mean +- std over " f"{len(seeds) - 2} seeds of those means for "
+             "over splits 2-5 (split 1: the development split) for the ensemble, mean +- std over " f"{len(seeds) - 2} seeds of those means for "
              "one network. Published rows: mean +- std as their source gives it (n.r.: not reported); sources: "
              + "; ".join(f"{key}: {text}" for key, text in protocols.SOURCES.items()) + ".", "",
              "| method | AUROC % | +- | trained with, besides the known digits | from |", "|---|---|---|---|---|"]
