@@ -184,7 +184,7 @@ HEADLINE, SPREAD, ALL_FIVE = "mean, splits 2-5", "std, splits 2-5", "mean, all f
 
 
 def summary(rows: list[dict[str, float]]) -> pd.DataFrame:
-    """Per-split lines, their mean and (population) standard deviation over the clean splits 2-5 (the headline:
+    """Per-split lines, their mean and (population) standard deviation over splits 2-5 (the headline:
     split 1 is the development split, whose unknown digits probes looked at), and the mean over all five."""
     table = pd.DataFrame(rows, index=[f"split {i + 1}: known {''.join(map(str, s))}" for i, s in enumerate(SPLITS)])
     clean = table.iloc[1:]
@@ -277,7 +277,7 @@ GOAL = {"mean AUROC, splits 2-5": 99.6, "lowest AUROC, splits 2-5": 99.3, "close
 
 
 def against_goal(table: pd.DataFrame, detector: str) -> pd.DataFrame:
-    """The ensemble's figures against the goals set for protocol 1 (`GOAL`): ARPL's published mean, no clean split
+    """The ensemble's figures against the goals set for protocol 1 (`GOAL`): ARPL's published mean, none of splits 2-5
     below 99.3, and the closed-set accuracy the leaders publish (99.7-99.8)."""
     clean = table.iloc[1:len(SPLITS)]
     measured = {"mean AUROC, splits 2-5": table.loc[HEADLINE, f"AUROC {detector}"],
