@@ -247,11 +247,12 @@ def selection_proxies(val: Split, n: int = PROXY_COUNT, seed: int = SEED
                       ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The unknowns a detector is chosen on: made from MNIST validation digits (`data.proxy_unknowns`) and the
     drawn family that the digit-or-not network never saw (`outliers.HELD_OUT`); and, apart, fresh images of the
-    families it was trained on (`outliers.TRAINED`, another seed), shown but never ranked on: a detector looks
-    best on what it was trained on."""
+    families it was trained on (`outliers.TRAINED`, another seed; `outliers.MAKERS`, from the validation digits),
+    shown but never ranked on: a detector looks best on what it was trained on."""
     drawn = {f"{f} (drawn)": outliers.draw(f, n, seed + 100) for f in outliers.HELD_OUT}
     held_out = proxy_unknowns(val, n, seed) | drawn
     trained = {f"{f} (drawn, trained on)": outliers.draw(f, n, seed + 100) for f in outliers.TRAINED}
+    trained |= {f"{f} (made, trained on)": outliers.make(f, val, n, seed + 100) for f in outliers.MAKERS}
     return held_out, trained
 
 

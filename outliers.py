@@ -1,19 +1,22 @@
-"""Outliers drawn by a program: images that hold no data from any image set, to teach a network what a
-non-digit looks like (`../shared/GUIDE.md`, section 3).
+"""Outliers made by a program, to teach a network what a non-digit looks like (`../shared/GUIDE.md`, section 3):
+drawn ones, which hold no data from any image set, and near-digit ones made from MNIST's training digits.
 
-Two families train the digit-or-not network (`models.DigitOrNot`): pen strokes (1-4 cubic Bezier curves) and
-smooth blobs. One family is kept for selection and never trained on: pen scribbles made of circular arcs and
+Two drawn families train the digit-or-not network (`models.DigitOrNot`): pen strokes (1-4 cubic Bezier curves)
+and smooth blobs. One is kept for selection and never trained on: pen scribbles made of circular arcs and
 straight segments. Strokes and scribbles are drawn on a 105 px canvas with Omniglot's pen width and rendered as
 MNIST's digits were made (`data.mnist_format`: MNIST's pen, the ink box scaled into 20x20, centred by mass);
-blobs are thresholded smooth noise with soft edges, anywhere in the frame. Every generator is seeded:
-the same seed gives the same images. uint8 (N, 28, 28), white ink on black.
+blobs are thresholded smooth noise with soft edges, anywhere in the frame. Two made families train it too
+(`MAKERS`): side chimeras (the left and right halves of two digits of different classes) and digits turned
+upside down; the selection's proxies made from digits (`data.proxy_unknowns`: top and bottom halves, mirrored and
+quarter-turned digits...) stay held out. Every generator is seeded: the same seed gives the same images.
+uint8 (N, 28, 28), white ink on black.
 """
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from data import OMNIGLOT_PEN, SEED, mnist_format
+from data import OMNIGLOT_PEN, SEED, Split, mnist_format
 
 CANVAS = 105  # px, Omniglot's drawing size: the pen and the rendering are then those of data.mnist_format
 PEN = round(OMNIGLOT_PEN)
@@ -98,3 +101,30 @@ def draw(family: str, n: int, seed: int = SEED) -> np.ndarray:
     if family not in GENERATORS:
         raise ValueError(f"unknown outlier family {family!r}; choose one of {tuple(GENERATORS)}")
     return GENERATORS[family](n, seed)
+
+
+UPSIDE_DOWN = (3, 4, 5, 7)  # digits that a half turn makes into no digit (6 and 9 swap; 0, 1, 8 stay; a 2 turns
+# into a Z, which many write as their 2)
+
+
+def side_chimeras(digits: Split, n: int, rng: np.random.Generator) -> np.ndarray:
+    """The left half of one digit beside the right half of a digit of another class."""
+    left, right = rng.choice(len(digits), (2, 2 * n))
+    keep = np.flatnonzero(digits.labels[left] != digits.labels[right])[:n]
+    return np.concatenate([digits.images[left[keep], :, :14], digits.images[right[keep], :, 14:]], axis=2)
+
+
+def upside_down(digits: Split, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Digits of UPSIDE_DOWN turned by half a turn."""
+    pool = np.flatnonzero(np.isin(digits.labels, UPSIDE_DOWN))
+    return digits.images[rng.choice(pool, n)][:, ::-1, ::-1].copy()
+
+
+MAKERS = {"side chimeras": side_chimeras, "upside down": upside_down}
+
+
+def make(family: str, digits: Split, n: int, seed: int = SEED) -> np.ndarray:
+    """n non-digits of one family made from the given digits (`MAKERS`; to train on, from MNIST train only)."""
+    if family not in MAKERS:
+        raise ValueError(f"unknown made family {family!r}; choose one of {tuple(MAKERS)}")
+    return MAKERS[family](digits, n, np.random.default_rng(seed))

@@ -41,6 +41,7 @@ B_THRESHOLD_FROM = "validation"  # or "train", the seed's rule; see fit_system_b
 NETS_A = {"classifier": "classifier.pth", "autoencoder": "autoencoder_a.pth"}  # the best system shares A's
 DIGIT_OR_NOT = "digit_or_not.pth"
 DRAWN = {"strokes": 30000, "blobs": 15000}  # drawn outliers per training family of the digit-or-not network
+MADE = {"side chimeras": 10000, "upside down": 10000}  # and non-digits made from the training digits (outliers.make)
 # A literature split's ensemble (`models.GapNet`): members differ only by their seed (initialisation and data
 # order); AdamW with a one-cycle learning rate per batch, random affine augmentation, no outliers of any kind.
 SPLIT_RECIPE = {"width": 16, "members": 3, "lr": 3e-3, "weight_decay": 5e-4}
@@ -54,18 +55,22 @@ def set_seed(seed: int = SEED) -> None:
     torch.manual_seed(seed)
 
 
-def outlier_split(digits: Split, counts: dict[str, int], seed: int) -> Split:
-    """MNIST digits (label 0) and drawn outliers of the given families (label 1), for the digit-or-not network."""
+def outlier_split(digits: Split, counts: dict[str, int], seed: int, made: dict[str, int] | None = None) -> Split:
+    """MNIST digits (label 0) and outliers (label 1): drawn ones of the families in `counts`, and ones of the
+    families in `made` made from these same digits, for the digit-or-not network."""
     drawn = [outliers.draw(family, n, seed + i) for i, (family, n) in enumerate(counts.items())]
+    drawn += [outliers.make(family, digits, n, seed + 50 + i) for i, (family, n) in enumerate((made or {}).items())]
     return Split(np.concatenate([digits.images, *drawn]),
-                 np.r_[np.zeros(len(digits), np.int64), np.ones(sum(counts.values()), np.int64)])
+                 np.r_[np.zeros(len(digits), np.int64), np.ones(sum(map(len, drawn)), np.int64)])
 
 
 def digit_or_not_splits(splits: dict[str, Split]) -> tuple[Split, Split]:
     """The digit-or-not network's data: MNIST train against drawn outliers of the training families
-    (`outliers.TRAINED`, DRAWN of each), and MNIST validation against a tenth as many fresh ones."""
-    return (outlier_split(splits["train"], DRAWN, SEED + 1),
-            outlier_split(splits["val"], {f: n // 10 for f, n in DRAWN.items()}, SEED + 11))
+    (`outliers.TRAINED`, DRAWN of each) and non-digits made from the training digits (MADE), and MNIST validation
+    against a tenth as many fresh ones, made from the validation digits."""
+    return (outlier_split(splits["train"], DRAWN, SEED + 1, MADE),
+            outlier_split(splits["val"], {f: n // 10 for f, n in DRAWN.items()}, SEED + 11,
+                          {f: n // 10 for f, n in MADE.items()}))
 
 
 def train_digit_or_not(splits: dict[str, Split], epochs: int, device: str = "cpu") -> tuple[DigitOrNot, dict]:
@@ -380,7 +385,7 @@ if __name__ == "__main__":
     parser.add_argument("--refit", action="store_true",
                         help="keep the trained networks; refit only the best system's detector and threshold")
     parser.add_argument("--digit-or-not", action="store_true",
-                        help="retrain only the digit-or-not network (about 5 minutes), then refit as --refit does")
+                        help="retrain only the digit-or-not network, then refit as --refit does")
     parser.add_argument("--literature", action="store_true",
                         help="retrain only the split ensembles of the literature's protocol 1 (15 small networks)")
     args = parser.parse_args()

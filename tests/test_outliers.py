@@ -1,4 +1,5 @@
-"""Outliers drawn by a program: seeded, in MNIST's form, and the held-out family kept apart from training."""
+"""Outliers made by a program: seeded, in MNIST's form, made from the digits they are given, and the held-out
+families kept apart from training."""
 import numpy as np
 import pytest
 import torch
@@ -39,21 +40,52 @@ def test_an_unknown_family_is_refused_with_the_choices():
         outliers.draw("letters", 3)
 
 
+def _numbered_digits(n: int = 120) -> Split:
+    """Digits whose pixels say which image and which half they came from: image i's left half holds 2i, its
+    right half 2i + 1, its top row 255; labels i % 10."""
+    images = np.empty((n, 28, 28), np.uint8)
+    images[:, :, :14] = (2 * np.arange(n))[:, None, None]
+    images[:, :, 14:] = (2 * np.arange(n) + 1)[:, None, None]
+    images[:, 0] = 255
+    return Split(images, np.arange(n) % 10)
+
+
+def test_side_chimeras_join_the_left_and_right_halves_of_digits_of_two_classes():
+    digits = _numbered_digits()
+    chimeras = outliers.make("side chimeras", digits, 50, seed=3)
+    assert chimeras.shape == (50, 28, 28) and chimeras.dtype == np.uint8
+    left, right = chimeras[:, 5, 0].astype(int) // 2, chimeras[:, 5, 27].astype(int) // 2  # which images
+    assert (chimeras[:, 5, 0] % 2 == 0).all() and (chimeras[:, 5, 27] % 2 == 1).all()  # a left, then a right half
+    assert (left % 10 != right % 10).all()
+    assert np.array_equal(chimeras, outliers.make("side chimeras", digits, 50, seed=3))
+
+
+def test_upside_down_turns_only_digits_that_a_half_turn_makes_into_no_digit():
+    digits = _numbered_digits()
+    turned = outliers.make("upside down", digits, 60, seed=4)
+    assert (turned[:, 27] == 255).all() and (turned[:, 0, 0] % 2 == 1).all()  # the top row at the bottom, halves swapped
+    assert set((turned[:, 5, 0].astype(int) // 2) % 10) <= set(outliers.UPSIDE_DOWN)
+    with pytest.raises(ValueError, match="side chimeras"):
+        outliers.make("jigsaw", digits, 3)
+
+
 def test_selection_ranks_on_families_the_digit_or_not_network_never_saw():
     digits = Split(np.zeros((50, 28, 28), np.uint8) + np.eye(28, dtype=np.uint8) * 255, np.arange(50) % 10)
     held_out, trained = detectors.selection_proxies(digits, n=20)
     assert not set(outliers.HELD_OUT) & set(outliers.TRAINED)
-    assert set(train.DRAWN) == set(outliers.TRAINED)
-    assert not any(f in name for f in outliers.TRAINED for name in held_out)
-    assert all(any(f in name for f in outliers.TRAINED) for name in trained)
+    assert set(train.DRAWN) == set(outliers.TRAINED) and set(train.MADE) == set(outliers.MAKERS)
+    trained_on = (*outliers.TRAINED, *outliers.MAKERS)
+    assert not any(f in name for f in trained_on for name in held_out)
+    assert all(any(f in name for f in trained_on) for name in trained) and len(trained) == len(trained_on)
     assert any(f in name for f in outliers.HELD_OUT for name in held_out)
 
 
-def test_outlier_split_labels_digits_0_and_drawn_outliers_1():
-    digits = Split(np.zeros((7, 28, 28), np.uint8), np.arange(7))
-    split = train.outlier_split(digits, {"strokes": 3, "blobs": 2}, seed=0)
-    assert split.images.shape == (12, 28, 28)
-    assert split.labels.tolist() == [0] * 7 + [1] * 5
+def test_outlier_split_labels_digits_0_and_outliers_1_made_from_its_own_digits():
+    digits = _numbered_digits(20)
+    split = train.outlier_split(digits, {"strokes": 3, "blobs": 2}, seed=0, made={"upside down": 4})
+    assert split.images.shape == (29, 28, 28)
+    assert split.labels.tolist() == [0] * 20 + [1] * 9
+    assert (split.images[-4:, 27] == 255).all()  # the last four: these digits turned
 
 
 def test_style_augment_is_seeded_keeps_the_shape_and_centres_by_mass():
@@ -83,8 +115,8 @@ def test_held_out_drawn_proxies_share_with_the_drawn_training_outliers_only_a_st
     `train.digit_or_not_splits`) against the held-out scribbles the selection ranks on. One of the 2,000 is
     byte-identical with a training stroke: a straight bar, which both pen models draw alike once scaled into
     MNIST's 20x20 box. Any other shared image fails this test."""
-    none = Split(np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))
-    trained = train.digit_or_not_splits({"train": none, "val": none})  # exactly what the network trains on
+    digits = _numbered_digits(20)
+    trained = train.digit_or_not_splits({"train": digits, "val": digits})  # what the network trains on, drawn alike
     seen = {image.tobytes() for split in trained for image in split.images}
     blank = Split(np.zeros((detectors.PROXY_COUNT, 28, 28), np.uint8), np.arange(detectors.PROXY_COUNT) % 10)
     held_out, _ = detectors.selection_proxies(blank)
