@@ -3,7 +3,7 @@ and batch 1) with the best model's as a ratio to system A's measured in the same
 workload that says how fast the machine is, and (with --notebook) the notebook's headless execution time, (with
 --tests) README's test command's time beside it.
 
-    python bench.py [--notebook] [--tests]   # prints the figures, writes report/bench.json and README's speed block
+    python bench.py [--notebook] [--tests]   # prints the figures, writes report/bench.json and REPORT's speed block
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from data import SEED, Split, mnist_splits
 from models import Autoencoder, ConvNet, DigitOrNot, SystemB, for_inference
 
 ROOT = Path(__file__).resolve().parent
-OUT = ROOT / "report" / "bench.json"
+OUT = report.BENCH  # report.load_bench reads it
 
 
 def epoch_seconds(splits: dict[str, Split]) -> dict[str, float]:
@@ -144,28 +144,11 @@ def goals(bench: dict) -> dict[str, tuple[float | None, bool | None]]:
             for goal, (v, ok) in measured.items()}
 
 
-def readme_block(bench: dict) -> str:
-    m, ref = bench["machine"], bench["reference_seconds"]
-    lines = [f"Measured by `python bench.py --notebook --tests` on {m['cpus']} CPU cores ({m['processor']}), "
-             f"torch {m['torch']} with {m['torch_threads']} threads. The machine's speed: bench's reference workload "
-             f"(`bench.reference_seconds`) took {ref:.2f} s; on another machine, times scale roughly with it.", "",
-             "| measure | value | in reference workloads |", "|---|---|---|"]
-    lines += [f"| training, one epoch of {k} | {v:.1f} s | {v / ref:.0f} |" for k, v in bench["epoch_seconds"].items()]
-    epochs = [train.EPOCHS[k] for k in ("classifier", "autoencoder", "B", "digit_or_not")]  # epoch_seconds' order
+def train_seconds(epoch_seconds: dict[str, float]) -> float:
+    """What every epoch `train.py` runs takes at these per-epoch rates (`epoch_seconds`' order)."""
+    epochs = [train.EPOCHS[k] for k in ("classifier", "autoencoder", "B", "digit_or_not")]
     epochs.append(train.EPOCHS["split"] * len(protocols.SPLITS) * train.SPLIT_RECIPE["members"])  # the ensembles
-    total = sum(s * n for s, n in zip(bench["epoch_seconds"].values(), epochs))
-    lines.append(f"| training, all epochs of `train.py` at these rates | {total:.0f} s | {total / ref:.0f} |")
-    names = {"10000": "one call on 10,000 images", "1": "batch 1"}
-    lines += [f"| predict, system {s}, {names[k]} | {v:,.0f} images/s | |"
-              for s, per in bench["predict_images_per_second"].items() for k, v in per.items()]
-    lines += [f"| predict, best / A, {names[k]} | {v:.2f} | |" for k, v in bench["best_over_a"].items()]
-    for key, what in (("notebook_seconds", "notebook, headless execution"), ("test_seconds", "README's test command")):
-        if key in bench:
-            lines.append(f"| {what} | {bench[key]:.0f} s | {bench[key] / ref:.0f} |")
-    lines += ["", "| goal | this run |", "|---|---|"]
-    lines += [f"| {goal} | {'not measured' if v is None else ('met' if ok else 'missed') + f', {v:.2f}'} |"
-              for goal, (v, ok) in goals(bench).items()]
-    return "\n".join(lines)
+    return sum(s * n for s, n in zip(epoch_seconds.values(), epochs))
 
 
 def main(run_notebook: bool, run_tests: bool) -> dict:
@@ -182,7 +165,7 @@ def main(run_notebook: bool, run_tests: bool) -> dict:
     }
     if run_notebook:
         bench["notebook_seconds"] = notebook_seconds()
-    save(bench)  # README's test command checks that README's speed block is the saved one's
+    save(bench)  # a quick test checks that the report's speed block is the saved one's
     if run_tests:
         bench["test_seconds"] = test_command_seconds()
         save(bench)
@@ -190,9 +173,12 @@ def main(run_notebook: bool, run_tests: bool) -> dict:
 
 
 def save(bench: dict) -> None:
-    """report/bench.json and README's speed block from it."""
+    """report/bench.json, with the training total and the goals derived from the figures, and the report's speed
+    block from it."""
+    bench["train_seconds"] = round(train_seconds(bench["epoch_seconds"]), 1)
+    bench["goals"] = [[goal, v, ok] for goal, (v, ok) in goals(bench).items()]
     OUT.write_text(json.dumps(bench, indent=2) + "\n")
-    report.replace_block("speed", readme_block(bench))
+    report.replace_block("speed", report.speed_markdown(bench), report.REPORT)
 
 
 if __name__ == "__main__":

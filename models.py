@@ -24,7 +24,7 @@ from preprocess import MNIST_MEAN, MNIST_STD
 TORCH_RANGE = ("2.9", "2.14")
 RETRAIN_HINT = "retrain with `python train.py` (rewrites weights/ and its manifest)"
 # How a network runs inference: (dtype, memory format of its weights). Classifiers run in float32 with
-# channels-last weights (oneDNN's direct convolutions; see README's speed section); their outputs are
+# channels-last weights (oneDNN's direct convolutions; see REPORT's speed section); their outputs are
 # continuous scores and an argmax, which float32's CPU-to-CPU rounding (~1e-7) moves far less than anything is
 # printed to. An autoencoder whose output feeds a discrete step (max-unpool indices, Otsu binarisation) runs in
 # float64, where every CPU gives the same indices and pixel counts.

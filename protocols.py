@@ -28,10 +28,6 @@ from osr import OSRModel, Outputs
 from preprocess import batched
 
 SPLITS = ((2, 4, 5, 9, 8, 3), (3, 2, 6, 9, 4, 0), (5, 8, 3, 2, 4, 6), (3, 7, 8, 4, 0, 5), (6, 3, 4, 9, 8, 2))
-# Published means over the five splits (AUROC %, +- std where given), as tabulated in Table 1 (MNIST column) of
-# "Reaching Nirvana: Maximizing the Margin in Both Euclidean and Angular Spaces for Deep Neural Network
-# Classification" (text of its NeurIPS 2022 submission). The rows that the issue listed but no source here
-# could be read for (MLS, ARPL, ARPL+CS, OpenGAN) are left out.
 # Published mean AUROCs over five 6/4 splits, each row from one source (read here before printing): where two
 # sources give a method, the row is the one they agree on or the first source's. `trained_with` says what besides
 # the known digits each method trains on: "none", "made from the known images" (mixup), "generated" (a GAN

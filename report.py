@@ -1,5 +1,6 @@
 """The project's documents, rendered from results, never typed: report/results.json (rounded), the check of a
-run against it, README's tables and speed block, report/REPORT.md, and the seeds' reported figures beside ours.
+run against it, README's table, report/REPORT.md (its speed block from bench.json), and the seeds' reported
+figures beside ours.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pandas as pd
 import evaluate
 import protocols
 from data import DEVELOPMENT
-from train import DRAWN
+from train import DRAWN, MADE
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "report" / "results.json"
@@ -30,6 +31,7 @@ REPORT_TEMPLATE = ROOT / "report" / "REPORT.template.md"
 RENDERED_NOTE = ("<!-- Rendered by the notebook (OSR_WRITE_REPORT=1) from report/REPORT.template.md, with every number "
                  "from report/results.json and weights/manifest.json: edit the template, not this file. -->")
 REPORT = ROOT / "report" / "REPORT.md"
+BENCH = ROOT / "report" / "bench.json"
 RESULT_DECIMALS = 4  # percentages to 1e-4 points: far below what any table shows, far above float noise
 TOLERANCE = 0.05  # points: how far a rerun's number may be from the results file before the check fails
 
@@ -162,8 +164,23 @@ def sets_table(splits: dict, ood: dict, path: Path = RESULTS) -> pd.DataFrame:
     return pd.DataFrame(rows).T.astype({"images": int})
 
 
-def readme_table(results: dict) -> str:
-    """README's results table, rendered from the results file."""
+def headline_table(results: dict) -> str:
+    """README's one results table: closed-set accuracy, the seeds' combined set and OSR accuracy on each set."""
+    sets = results["sets"]
+    lines = ["| system | closed-set acc. | seed protocol total | " + " | ".join(sets) + " |",
+             "|---|" + "---|" * (len(sets) + 2)]
+    for name, res in results["systems"].items():
+        lines.append(f"| {name} | {res['closed_set']:.2f} | {res['seed_protocol']['total']:.2f} | "
+                     + " | ".join(f"{res['per_set'][s]:.2f}" for s in sets) + " |")
+    for name, seed in SEED_REPORTED.items():
+        cells = [f"{seed.get(k, float('nan')):.2f}".replace("nan", "-") for k in ("closed_set", "total")]
+        cells += [f"{SEED_B_SETS[s]:.2f}" if name == "B" and s in SEED_B_SETS else "-" for s in sets]
+        lines.append(f"| seed {name} (its report) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def results_tables(results: dict) -> str:
+    """The report's results tables (the seeds' combined set, OSR accuracy and AUROC / FPR95 per set)."""
     lines = ["| system | closed-set acc. % | seed protocol: MNIST % | unknown % | total % | binary % |",
              "|---|---|---|---|---|---|"]
     for name, res in results["systems"].items():
@@ -193,7 +210,7 @@ def readme_table(results: dict) -> str:
 
 
 def literature_markdown(results: dict) -> str:
-    """README's and the report's tables of the literature's protocols (`protocols`), from the results file."""
+    """The report's tables of the literature's protocols (`protocols`), from the results file."""
     lit = results["literature"]
     p1 = pd.DataFrame.from_dict(lit["protocol 1"], orient="index")
     seeds = pd.DataFrame.from_dict(lit["protocol 1 seeds"], orient="index")
@@ -234,9 +251,38 @@ def replace_block(name: str, content: str, path: Path = README) -> None:
 
 
 def update_readme(results: dict, path: Path = README) -> None:
-    """README's results and literature blocks, rendered from the results."""
-    replace_block("results", readme_table(results), path)
-    replace_block("literature", literature_markdown(results), path)
+    """README's results block, rendered from the results."""
+    replace_block("results", headline_table(results), path)
+
+
+def load_bench(path: Path = BENCH) -> dict | None:
+    """bench.py's figures (report/bench.json), or None where it was never run."""
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def speed_markdown(bench: dict | None) -> str:
+    """The report's speed block from bench.py's figures (each time also in units of bench's reference workload)."""
+    if bench is None:
+        return "Not measured: run `python bench.py --notebook --tests`."
+    m, ref = bench["machine"], bench["reference_seconds"]
+    lines = [f"Measured by `python bench.py --notebook --tests` on {m['cpus']} CPU cores ({m['processor']}), "
+             f"torch {m['torch']} with {m['torch_threads']} threads. The machine's speed: bench's reference workload "
+             f"(`bench.reference_seconds`) took {ref:.2f} s; on another machine, times scale roughly with it.", "",
+             "| measure | value | in reference workloads |", "|---|---|---|"]
+    lines += [f"| training, one epoch of {k} | {v:.1f} s | {v / ref:.0f} |" for k, v in bench["epoch_seconds"].items()]
+    total = bench["train_seconds"]
+    lines.append(f"| training, all epochs of `train.py` at these rates | {total:.0f} s | {total / ref:.0f} |")
+    names = {"10000": "one call on 10,000 images", "1": "batch 1"}
+    lines += [f"| predict, system {s}, {names[k]} | {v:,.0f} images/s | |"
+              for s, per in bench["predict_images_per_second"].items() for k, v in per.items()]
+    lines += [f"| predict, best / A, {names[k]} | {v:.2f} | |" for k, v in bench["best_over_a"].items()]
+    for key, what in (("notebook_seconds", "notebook, headless execution"), ("test_seconds", "README's test command")):
+        if key in bench:
+            lines.append(f"| {what} | {bench[key]:.0f} s | {bench[key] / ref:.0f} |")
+    lines += ["", "| goal | this run |", "|---|---|"]
+    lines += [f"| {goal} | {'not measured' if v is None else ('met' if ok else 'missed') + f', {v:.2f}'} |"
+              for goal, v, ok in bench["goals"]]
+    return "\n".join(lines)
 
 
 def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
@@ -300,9 +346,9 @@ def render_report(results: dict, manifest: dict, template: Path = REPORT_TEMPLAT
     text = re.sub(r"<!-- This file is the template.*?-->", RENDERED_NOTE, template.read_text(), count=1, flags=re.S)
     return text.format(
         r=results["systems"], m=manifest, seed=SEED_REPORTED, seed_b=SEED_B_SETS, emnist=emnist_markdown(results),
-        results_tables=readme_table(results),
+        results_tables=results_tables(results), speed=speed_markdown(load_bench()),
         robustness_table=robustness_markdown(results), literature_tables=literature_markdown(results),
         selected=" + ".join(manifest["systems"]["best"]["components"]),
-        drawn=" + ".join(f"{n:,} {family}" for family, n in DRAWN.items()),
+        drawn=" + ".join(f"{n:,} {family}" for family, n in (DRAWN | MADE).items()),
         worst_auroc=min(v["AUROC"] for v in best_sets.values()),
         worst_fpr95=max(v["FPR95"] for v in best_sets.values()))
