@@ -47,7 +47,7 @@ class Detector(Protocol):
     """What OSRModel needs of a detector: raw scores of a normalised batch (given the classifier's features,
     which detectors that do not need them ignore) and one combined score per image from them."""
 
-    def raw_scores(self, x: torch.Tensor, features: torch.Tensor) -> dict[str, np.ndarray]: ...
+    def raw_scores(self, x: torch.Tensor, features: torch.Tensor) -> dict[str, torch.Tensor | np.ndarray]: ...
 
     def combine(self, raw: dict[str, np.ndarray]) -> np.ndarray: ...
 
@@ -81,9 +81,9 @@ class MSEDetector:
         self.autoencoder = autoencoder.eval()
 
     @torch.no_grad()
-    def raw_scores(self, x: torch.Tensor, features: torch.Tensor | None = None) -> dict[str, np.ndarray]:
+    def raw_scores(self, x: torch.Tensor, features: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Per-image MSE of a normalised batch; features unused."""
-        return {"mse": (self.autoencoder(x) - x).pow(2).mean((1, 2, 3)).cpu().numpy().astype(np.float64)}
+        return {"mse": (self.autoencoder(x) - x).pow(2).mean((1, 2, 3)).double()}
 
     def combine(self, raw: dict[str, np.ndarray]) -> np.ndarray:
         return raw["mse"]
@@ -150,15 +150,15 @@ class FeatureScorer(nn.Module):
 LOGIT_SCORES = ("MSP", "max logit", "energy", "GEN")
 
 
-def logit_scores(logits: torch.Tensor) -> dict[str, np.ndarray]:
+def logit_scores(logits: torch.Tensor) -> dict[str, torch.Tensor]:
     """pytorch-ood's MSP, max logit, energy and GEN scores (higher = more unknown), computed in float64 so that
     a confident softmax does not round to exactly 1 (ties that would hang on the CPU's float32 rounding)."""
     logits = logits.double()
     return {
-        "MSP": MaxSoftmax.score(logits).cpu().numpy(),
-        "max logit": MaxLogit.score(logits).cpu().numpy(),
-        "energy": EnergyBased.score(logits).cpu().numpy(),
-        "GEN": GEN.score(logits).cpu().numpy(),
+        "MSP": MaxSoftmax.score(logits),
+        "max logit": MaxLogit.score(logits),
+        "energy": EnergyBased.score(logits),
+        "GEN": GEN.score(logits),
     }
 
 
@@ -183,29 +183,30 @@ class CombinedDetector:
         self.autoencoder = reconstruction.autoencoder  # as A's and B's detectors have one
 
     @torch.no_grad()
-    def raw_scores(self, x: torch.Tensor, features: torch.Tensor | None = None) -> dict[str, np.ndarray]:
-        """Every component's score on a normalised batch (features: the classifier's, if already computed)."""
+    def raw_scores(self, x: torch.Tensor, features: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Every component's score on a normalised batch (features: the classifier's, if already computed), in
+        float64, where the networks are (the reconstruction scores, numpy from `helpers`, on the CPU)."""
         need = set(self.components)
         feats = self.classifier.features(x) if features is None else features
         out = logit_scores(self.classifier.head(feats)) if need & set(LOGIT_SCORES) else {}
         if "Mahalanobis" in need:
-            out["Mahalanobis"] = self.mahalanobis.predict_features(feats).cpu().numpy()
+            out["Mahalanobis"] = self.mahalanobis.predict_features(feats)
         if "kNN" in need:
-            out["kNN"] = self.scorer.knn(feats).cpu().numpy()
+            out["kNN"] = self.scorer.knn(feats)
         if "RMD" in need:
-            out["RMD"] = self.rmd.predict_features(feats).cpu().numpy()
+            out["RMD"] = self.rmd.predict_features(feats)
         if "ReAct" in need:
-            out["ReAct"] = self.react.predict_feature_maps(feats).cpu().numpy()
+            out["ReAct"] = self.react.predict_feature_maps(feats)
         if "ASH" in need:
-            out["ASH"] = self.ash.predict_feature_maps(feats[:, :, None, None]).cpu().numpy()
+            out["ASH"] = self.ash.predict_feature_maps(feats[:, :, None, None])
         if DIGIT_OR_NOT_SCORE in need:
-            out[DIGIT_OR_NOT_SCORE] = self.digit_or_not(x).cpu().numpy()
+            out[DIGIT_OR_NOT_SCORE] = self.digit_or_not(x)
         if need & set(RECONSTRUCTION):
             recon = self.reconstruction.raw_scores(x, otsu=bool(need & {"Otsu diff", "seed rule (A)"}))
             out["L2 norm"] = recon["l2"]
             if "otsu" in recon:
                 out.update({"Otsu diff": recon["otsu"], "seed rule (A)": self.reconstruction.combine(recon)})
-        return {c: out[c].astype(np.float64) for c in self.components}
+        return {c: torch.as_tensor(out[c]).double() for c in self.components}
 
     def combine(self, raw: dict[str, np.ndarray]) -> np.ndarray:
         return z_sum(raw, self.stats, self.components)

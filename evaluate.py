@@ -68,7 +68,7 @@ def confusions(outputs: dict[str, Outputs], sets: dict[str, Split]) -> tuple[np.
 
 def reconstruct(autoencoder: nn.Module, images: np.ndarray) -> np.ndarray:
     """The autoencoder's reconstructions, (N, 28, 28), in the normalised space the scores are computed in."""
-    return batched(lambda x: {"r": autoencoder(x)[:, 0].numpy()}, images)["r"]
+    return batched(lambda x: {"r": autoencoder(x)[:, 0]}, images)["r"]
 
 
 def sample(sets: dict[str, Split], counts: dict[str, int], seed: int = SEED) -> dict[str, np.ndarray]:
@@ -93,7 +93,7 @@ def tsne_of_codes(autoencoder: nn.Module, sets: dict[str, Split], outputs: dict[
     """2-D t-SNE of the autoencoder's codes of the picked images: points, the model's predictions, and
     whether each image came from an OOD set."""
     images = np.concatenate([sets[name].images[idx] for name, idx in picks.items()])
-    codes = batched(lambda x: {"c": autoencoder.encode(x)[0].numpy()}, images)["c"]
+    codes = batched(lambda x: {"c": autoencoder.encode(x)[0]}, images)["c"]
     points = TSNE(n_components=2, init="pca", random_state=seed).fit_transform(codes)
     preds = np.concatenate([outputs[name].preds[idx] for name, idx in picks.items()])
     is_ood = np.concatenate([(sets[name].labels[idx] == UNKNOWN) for name, idx in picks.items()])

@@ -63,7 +63,7 @@ class OSRModel:
 
         def step(x: torch.Tensor) -> dict[str, np.ndarray]:
             features = self.classifier.features(x)  # computed once, for the digit and for feature detectors
-            return {"digit": self.classifier.head(features).argmax(1).cpu().numpy(), **detector.raw_scores(x, features)}
+            return {"digit": self.classifier.head(features).argmax(1), **detector.raw_scores(x, features)}
 
         raw = batched(step, images, desc, self.centre, self.device)
         return raw.pop("digit"), raw

@@ -193,8 +193,9 @@ def centre_by_mass(x: torch.Tensor) -> torch.Tensor:
 @torch.inference_mode()
 def batched(fn, images, desc: str | None = None, centre: bool = False, device: str | torch.device = "cpu"
             ) -> dict[str, np.ndarray]:
-    """fn (normalised DTYPE batch on `device` -> dict of per-image numpy arrays) over all images, in order; with
-    centre, each batch is first moved by `centre_by_mass`. The input is validated once and converted one batch at a time,
+    """fn (normalised DTYPE batch on `device` -> dict of per-image tensors, on any device, or numpy arrays) over
+    all images, in order, its results brought to numpy here, once; with centre, each batch is first moved by
+    `centre_by_mass`. The input is validated once and converted one batch at a time,
     and results are written into arrays allocated once, so memory grows with the batch and the results, not
     with the input."""
     x = prepare(images)
@@ -205,7 +206,7 @@ def batched(fn, images, desc: str | None = None, centre: bool = False, device: s
 
     out: dict[str, np.ndarray] = {}
     for i in tqdm(range(0, len(x), BATCH), desc=desc, unit="batch", disable=desc is None):
-        part = fn(batch(i))
+        part = {k: v.cpu().numpy() if torch.is_tensor(v) else v for k, v in fn(batch(i)).items()}
         if not out:  # the results' arrays for the whole input, allocated once: no per-batch pieces are kept
             out = {k: np.empty((len(x),) + v.shape[1:], v.dtype) for k, v in part.items()}
         for k, v in part.items():

@@ -108,10 +108,9 @@ def member_outputs(net: GapNet, images) -> dict[str, np.ndarray]:
     """One network's logits and unit-length features on images."""
 
     @torch.no_grad()
-    def step(x: torch.Tensor) -> dict[str, np.ndarray]:
+    def step(x: torch.Tensor) -> dict[str, torch.Tensor]:
         features = net.features(x)
-        return {"logits": net.head(features).double().numpy(),
-                "features": F.normalize(features.float(), dim=1).numpy()}
+        return {"logits": net.head(features).double(), "features": F.normalize(features.float(), dim=1)}
 
     return batched(step, images)
 
@@ -134,7 +133,7 @@ def raw_scores(outputs: dict[str, np.ndarray], scorer: FeatureScorer | None) -> 
     """The class (position in the split's known digits) and the single scores of a network's or ensemble's
     outputs; kNN only where a scorer is given."""
     scores = detectors.logit_scores(torch.as_tensor(outputs["logits"]))
-    raw = {"MSP": scores["MSP"], "max logit": scores["max logit"]}
+    raw = {"MSP": scores["MSP"].numpy(), "max logit": scores["max logit"].numpy()}
     if scorer is not None:
         raw["kNN"] = scorer.knn(torch.as_tensor(outputs["features"])).double().numpy()
     return outputs["logits"].argmax(1), raw

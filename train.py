@@ -249,7 +249,7 @@ def fit_best_system(classifier: ConvNet, reconstruction: ReconstructionDetector,
     """Fit the feature detectors on MNIST train, select the detector, threshold it where it rejects `rate` of the
     validation split; every image moved to MNIST's centre of mass first when `centre`, as the best system reads
     its input."""
-    features = batched(lambda x: {"f": classifier.features(x).numpy()}, splits["train"].images, centre=centre)["f"]
+    features = batched(lambda x: {"f": classifier.features(x)}, splits["train"].images, centre=centre)["f"]
     scorer = FeatureScorer().fit(torch.as_tensor(features), torch.as_tensor(splits["train"].labels))
     torch.save(scorer.state_dict(), weights_dir / "feature_scorer.pth")
     for_inference(scorer)

@@ -60,7 +60,7 @@ def test_library_logit_scores_are_the_textbook_formulas():
     np.testing.assert_allclose(scores["MSP"], -torch.softmax(logits, 1).max(1).values.numpy())
     np.testing.assert_allclose(scores["max logit"], -logits.max(1).values.numpy())
     np.testing.assert_allclose(scores["energy"], -torch.logsumexp(logits, 1).numpy())
-    assert all(s.dtype == np.float64 for s in scores.values())
+    assert all(s.dtype == torch.float64 for s in scores.values())
 
 
 def test_combinations_add_z_scores_fitted_on_in_distribution():
