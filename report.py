@@ -173,7 +173,7 @@ def headline_table(results: dict) -> str:
         lines.append(f"| {name} | {res['closed_set']:.2f} | {res['seed_protocol']['total']:.2f} | "
                      + " | ".join(f"{res['per_set'][s]:.2f}" for s in sets) + " |")
     for name, seed in SEED_REPORTED.items():
-        cells = [f"{seed.get(k, float('nan')):.2f}".replace("nan", "-") for k in ("closed_set", "total")]
+        cells = [f"{seed[k]:.2f}" if k in seed else "-" for k in ("closed_set", "total")]
         cells += [f"{SEED_B_SETS[s]:.2f}" if name == "B" and s in SEED_B_SETS else "-" for s in sets]
         lines.append(f"| seed {name} (its report) | " + " | ".join(cells) + " |")
     return "\n".join(lines)

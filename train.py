@@ -58,19 +58,21 @@ def set_seed(seed: int = SEED) -> None:
 def outlier_split(digits: Split, counts: dict[str, int], seed: int, made: dict[str, int] | None = None) -> Split:
     """MNIST digits (label 0) and outliers (label 1): drawn ones of the families in `counts`, and ones of the
     families in `made` made from these same digits, for the digit-or-not network."""
-    drawn = [outliers.draw(family, n, seed + i) for i, (family, n) in enumerate(counts.items())]
-    drawn += [outliers.make(family, digits, n, seed + 50 + i) for i, (family, n) in enumerate((made or {}).items())]
-    return Split(np.concatenate([digits.images, *drawn]),
-                 np.r_[np.zeros(len(digits), np.int64), np.ones(sum(map(len, drawn)), np.int64)])
+    unknown = [outliers.draw(family, n, seed + i) for i, (family, n) in enumerate(counts.items())]
+    unknown += [outliers.make(family, digits, n, seed + 50 + i) for i, (family, n) in enumerate((made or {}).items())]
+    return Split(np.concatenate([digits.images, *unknown]),
+                 np.r_[np.zeros(len(digits), np.int64), np.ones(sum(map(len, unknown)), np.int64)])
 
 
 def digit_or_not_splits(splits: dict[str, Split]) -> tuple[Split, Split]:
     """The digit-or-not network's data: MNIST train against drawn outliers of the training families
     (`outliers.TRAINED`, DRAWN of each) and non-digits made from the training digits (MADE), and MNIST validation
     against a tenth as many fresh ones, made from the validation digits."""
+    def tenth(counts: dict[str, int]) -> dict[str, int]:
+        return {family: n // 10 for family, n in counts.items()}
+
     return (outlier_split(splits["train"], DRAWN, SEED + 1, MADE),
-            outlier_split(splits["val"], {f: n // 10 for f, n in DRAWN.items()}, SEED + 11,
-                          {f: n // 10 for f, n in MADE.items()}))
+            outlier_split(splits["val"], tenth(DRAWN), SEED + 11, tenth(MADE)))
 
 
 def train_digit_or_not(splits: dict[str, Split], epochs: int, device: str = "cpu") -> tuple[DigitOrNot, dict]:
