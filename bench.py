@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 import augment
+import loop
 import losses
 import osr
 import protocols
@@ -38,14 +39,14 @@ def epoch_seconds(splits: dict[str, Split]) -> dict[str, float]:
     drawn outliers; a split network's over the known digits of its split), each
     network as train.py trains it."""
     runs = {
-        "classifier (A, best)": lambda: train.train_network(ConvNet(), losses.classifier_loss, splits["train"],
+        "classifier (A, best)": lambda: loop.train_network(ConvNet(), losses.classifier_loss, splits["train"],
                                                             splits["val"], 1, "bench", augment=augment.random_affine),
-        "autoencoder (A, best)": lambda: train.train_network(Autoencoder(), losses.autoencoder_loss, splits["train"],
+        "autoencoder (A, best)": lambda: loop.train_network(Autoencoder(), losses.autoencoder_loss, splits["train"],
                                                              splits["val"], 1, "bench"),
-        "system B (joint)": lambda: train.train_network(SystemB(), losses.system_b_loss(torch.Generator()),
+        "system B (joint)": lambda: loop.train_network(SystemB(), losses.system_b_loss(torch.Generator()),
                                                         splits["train"], splits["val"], 1, "bench",
-                                                        lr=0.01, batch_size=200, schedule=train.step_lr),
-        "digit-or-not (best)": lambda: train.train_network(DigitOrNot(), losses.digit_or_not_loss, *drawn, 1, "bench",
+                                                        lr=0.01, batch_size=200, schedule=loop.step_lr),
+        "digit-or-not (best)": lambda: loop.train_network(DigitOrNot(), losses.digit_or_not_loss, *drawn, 1, "bench",
                                                            augment=augment.style_augment),
         "a literature split network (one of fifteen)": lambda: train.train_split_network(
             splits, protocols.SPLITS[0], 1),

@@ -22,9 +22,9 @@ def pytest_collection_modifyitems(config, items):
         return
     import data
     import report
+    import store
 
-    here, stored = data.fingerprints(), report.load_results().get("fingerprints", {})
-    _differing[:] = sorted(name for name in set(here) | set(stored) if here.get(name) != stored.get(name))
+    _differing[:] = store.differing(data.fingerprints(), report.load_results().get("fingerprints", {}))
     if _differing:
         for item in marked:
             item.options["check"] = False

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.manifold import TSNE
 from torch import nn
 from tqdm import tqdm
@@ -15,7 +16,8 @@ from tqdm import tqdm
 import detectors
 import helpers
 import metrics
-from data import DEVELOPMENT, LETTERS, SEED, UNKNOWN, Split, corrupt
+import outliers
+from data import DEVELOPMENT, LETTERS, SEED, UNKNOWN, Split, corrupt, proxy_unknowns
 from osr import OSRModel, Outputs
 from preprocess import batched
 
@@ -239,3 +241,61 @@ def against_seed(summary: pd.DataFrame, seed: float, who: str = "seed B") -> str
         lines.append(f"{system}: {row['rejected %']:.2f}% rejected (95% interval {low:.2f}-{high:.2f}), {verdict} "
                      f"{who}'s {seed:.2f}%")
     return "\n".join(lines)
+
+
+def near_families(val: Split, n: int = 1000, seed: int = SEED) -> dict[str, np.ndarray]:
+    """The held-out families nearest the digits, n images each: non-digits made from the validation digits in
+    MNIST's own pen (`data.proxy_unknowns`) and the drawn scribbles the digit-or-not network never trained on."""
+    made = proxy_unknowns(val, n, seed)
+    return {f"{name} (made)": made[name] for name in ("chimera", "mirrored", "quarter turn")} | {
+        f"{name} (drawn)": outliers.draw(name, n, seed) for name in outliers.HELD_OUT}
+
+
+def nearest_digits(sets: dict[str, np.ndarray], digits: np.ndarray, chunk: int = 500
+                   ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each image's pixel distance (Euclidean, MNIST-normalised, every image moved to MNIST's centre of mass as
+    the best model reads it) to its nearest image among `digits`, and that image's index."""
+    def pixels(images: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(batched(lambda x: {"p": x.flatten(1).float()}, images, centre=True)["p"])
+
+    bank = pixels(digits)
+    bank_sq = (bank ** 2).sum(1)
+    out = {}
+    for name, images in sets.items():
+        query = pixels(images)
+        found = [((q ** 2).sum(1, keepdim=True) + bank_sq - 2 * q @ bank.T).min(1)
+                 for q in torch.split(query, chunk)]
+        out[name] = (torch.cat([f.values for f in found]).clamp_min(0).sqrt().numpy(),
+                     torch.cat([f.indices for f in found]).numpy())
+    return out
+
+
+def limits_table(distances: dict[str, np.ndarray], rejected: dict[str, np.ndarray], reference: str = "MNIST test",
+                 letters: np.ndarray | None = None, emnist: str = "EMNIST letters") -> tuple[float, pd.DataFrame]:
+    """Where the data ends: an image is *written like a digit* when a training digit lies as near to it as the
+    median `reference` digit's nearest training digit lies to that digit. Per set (and per EMNIST letter, given
+    their `letters`): that share, the share a detector could reject without rejecting images that close to digits
+    (100 minus it), the share the model rejects, and its share rejected of the images not written like a digit.
+    Returns the distance and the table."""
+    limit = float(np.median(distances[reference]))
+    parts = {name: np.ones(len(d), bool) for name, d in distances.items() if name != reference}
+    if letters is not None and emnist in parts:
+        parts |= {f"{emnist}: {LETTERS[code - 1]}": letters == code for code in np.unique(letters)}
+    rows = {}
+    for part, pick in parts.items():
+        name = emnist if part.startswith(f"{emnist}:") else part
+        alike, gone = distances[name][pick] <= limit, rejected[name][pick]
+        rows[part] = {"images": len(alike), "written like a digit %": 100.0 * alike.mean(),
+                      "at most rejectable %": 100.0 * (1 - alike.mean()), "rejected %": 100.0 * gone.mean(),
+                      "rejected of the rest %": 100.0 * gone[~alike].mean() if (~alike).any() else np.nan}
+    return limit, pd.DataFrame(rows).T.astype({"images": int})
+
+
+def nearest_accepted(found: tuple[np.ndarray, np.ndarray], rejected: np.ndarray, n: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The n accepted images nearest a training digit (`nearest_digits`' distances and indices), nearest first:
+    their indices and their nearest digits' indices."""
+    distance, nearest = found
+    accepted = np.flatnonzero(~rejected)
+    pick = accepted[np.argsort(distance[accepted], kind="stable")[:n]]
+    return pick, nearest[pick]

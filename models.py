@@ -1,18 +1,10 @@
-"""Networks, the layout of weights/manifest.json, and weight I/O checked against it.
-
-The digit classifier (`ConvNet`) and the seed's autoencoder of systems A and best; B's `DeepCNN` and
-`BNAutoencoder`; the best model's `DigitOrNot`; `GapNet`, the literature splits' small network. `load_network`
-refuses a file whose sha256 differs from the manifest, a missing file, or a state_dict of another architecture.
+"""Networks: the digit classifier (`ConvNet`) and the seed's autoencoder of systems A and best; B's `DeepCNN` and
+`BNAutoencoder`; the best model's `DigitOrNot`; `GapNet`, the literature splits' small network (their files and
+manifest: `store`).
 Weights are stored in float32; each network runs inference in its own dtype (`INFERENCE`) and casts its input to
 it, so the float64 batches of the input pipeline feed any of them.
 """
 from __future__ import annotations
-
-import hashlib
-import json
-import math
-from pathlib import Path
-from typing import TypedDict, get_args, get_origin, get_type_hints, is_typeddict
 
 import torch
 import torch.nn.functional as F
@@ -20,9 +12,6 @@ from torch import nn
 
 from preprocess import MNIST_MEAN, MNIST_STD
 
-# The torch releases the notebook's committed outputs are checked with (pytest --nbval passes on both ends).
-TORCH_RANGE = ("2.9", "2.14")
-RETRAIN_HINT = "retrain with `python train.py` (rewrites weights/ and its manifest)"
 # How a network runs inference: (dtype, memory format of its weights). Classifiers run in float32 with
 # channels-last weights (oneDNN's direct convolutions; see REPORT's speed section); their outputs are
 # continuous scores and an argmax, which float32's CPU-to-CPU rounding (~1e-7) moves far less than anything is
@@ -224,171 +213,20 @@ class SystemB(nn.Module):
         self.autoencoder = BNAutoencoder()
 
 
-def supported_torch(version: str) -> bool:
-    """Whether a torch version ("2.9.1+cu128") lies in TORCH_RANGE (major.minor, both ends included)."""
-    def minor(v: str) -> tuple[int, int]:
-        major, rest = v.split(".")[:2]
-        return int(major), int("".join(c for c in rest if c.isdigit()) or 0)
-
-    return minor(TORCH_RANGE[0]) <= minor(version) <= minor(TORCH_RANGE[1])
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-class _Checksum(TypedDict):
-    sha256: str
-
-
-class FileEntry(_Checksum, total=False):
-    """One weights file: its checksum (required), and for a trained network how its training went."""
-    epochs: int
-    best_epoch: int
-    train_seconds: float
-    validation: dict[str, float]  # val_loss, and val_acc for a classifier, at the kept epoch
-    fitted_on: str  # for fitted (not trained) state, such as the feature scorer
-
-
-class SpecA(TypedDict):
-    """System A: its networks' files and the card's two thresholds (mean + z std on validation)."""
-    classifier: str
-    autoencoder: str
-    thresholds: dict[str, float]  # l2, otsu, z
-
-
-class SpecBest(TypedDict):
-    """The best model: A's networks, the feature scorer, the digit-or-not network, the selected detector and its
-    threshold."""
-    classifier: str
-    autoencoder: str
-    scorer: str
-    digit_or_not: str
-    centre_by_mass: bool
-    components: list[str]
-    stats: dict[str, list[float]]  # (mean, std) on validation of each component, for the z-sum
-    threshold: float
-    false_alarms: float  # the threshold rejects this share of the MNIST validation split
-    selection: dict[str, dict[str, float]]  # every candidate's mean over the proxies
-
-
-class SpecB(TypedDict):
-    """System B: its networks' files, both thresholds and the one used."""
-    classifier: str
-    autoencoder: str
-    thresholds: dict[str, float]  # train, validation, z
-    threshold_from: str
-    threshold: float
-
-
-Systems = TypedDict("Systems", {"A": SpecA, "best": SpecBest, "B": SpecB})
-
-
-class SpecLiterature(TypedDict):
-    """The literature's protocol 1 (`protocols`): an ensemble per split, its detector and how it was chosen."""
-    splits: list[list[int]]  # known digits of each split
-    files: list[list[str]]  # per split, its ensemble's networks in the order of `seeds`
-    seeds: list[int]  # one per member
-    width: int  # of every GapNet
-    members: int
-    epochs: int
-    lr: float
-    weight_decay: float
-    detector: str  # one of protocols.CANDIDATES, the same for every split
-    # per split: (mean, std) of each single score on its known validation digits, for the ensemble ("ensemble")
-    # and for each member alone ("members")
-    stats: list[dict]
-    selection: dict[str, dict[str, float]]  # every candidate's means over the held-out proxies and the splits
-    bank: int  # known training digits the kNN score compares with
-    train_seconds: float
-
-
-class Manifest(TypedDict):
-    """weights/manifest.json, as train.py writes it."""
-    seed: int
-    files: dict[str, FileEntry]
-    systems: Systems
-    literature: SpecLiterature
-    history: str  # the file holding the per-epoch history
-    train_seconds: float
-
-
-def missing_keys(data: dict, layout: type, where: str = "") -> list[str]:
-    """The keys `layout` (a TypedDict) requires that `data` lacks, nested TypedDicts included."""
-    hints = get_type_hints(layout)
-    missing = [where + key for key in sorted(layout.__required_keys__) if key not in data]
-    for key, hint in hints.items():
-        if key in data and is_typeddict(hint):
-            missing += missing_keys(data[key], hint, f"{where}{key}.")
-        elif key in data and get_origin(hint) is dict and is_typeddict(get_args(hint)[1]):
-            for name, value in data[key].items():
-                missing += missing_keys(value, get_args(hint)[1], f"{where}{key}.{name}.")
-    return missing
-
-
-def read_manifest(weights_dir: str | Path) -> Manifest:
-    """The manifest, checked against its layout: a file written by an older train.py names what it lacks."""
-    path = Path(weights_dir) / "manifest.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: {RETRAIN_HINT}")
-    manifest = json.loads(path.read_text())
-    if missing := missing_keys(manifest, Manifest):
-        raise ValueError(f"{path} lacks {', '.join(missing)} (written by an older train.py?): {RETRAIN_HINT}")
-    if bad := _bad_numbers(manifest["systems"]) + _bad_numbers(manifest["literature"], "literature"):
-        raise ValueError(f"{path} holds unusable numbers: {', '.join(bad)}: {RETRAIN_HINT}")
-    return manifest
-
-
-def _bad_numbers(data, where: str = "systems") -> list[str]:
-    """Where the fitted numbers of the systems are not finite, or a z statistic's standard deviation is not
-    positive (a z-score would divide by it)."""
-    if isinstance(data, dict):
-        bad = [b for k, v in data.items() for b in _bad_numbers(v, f"{where}.{k}")]
-        if ".stats" in where and all(isinstance(v, list) and len(v) == 2 for v in data.values()):  # (mean, std)s
-            bad += [f"{where}.{k} (std {v[1]})" for k, v in data.items() if not v[1] > 0]
-        return bad
-    if isinstance(data, list):
-        return [b for i, v in enumerate(data) for b in _bad_numbers(v, f"{where}[{i}]")]
-    if isinstance(data, (int, float)) and not isinstance(data, bool) and not math.isfinite(data):
-        return [f"{where} = {data}"]
-    return []
-
-
-def read_history(weights_dir: str | Path) -> dict:
-    """Per-epoch training history saved next to the weights."""
-    return json.loads((Path(weights_dir) / read_manifest(weights_dir)["history"]).read_text())
-
-
-def load_network(net: nn.Module, weights_dir: str | Path, fname: str, manifest: Manifest | None = None
-                 ) -> nn.Module:
-    """Load a state_dict into `net` after checking the file's sha256 against the manifest; returns net ready for
-    inference (`for_inference`)."""
-    weights_dir = Path(weights_dir)
-    manifest = manifest or read_manifest(weights_dir)
-    path = weights_dir / fname
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: {RETRAIN_HINT}")
-    if fname not in manifest["files"]:
-        raise ValueError(f"{path} is not listed in manifest.json: {RETRAIN_HINT}")
-    if sha256(path) != manifest["files"][fname]["sha256"]:
-        raise ValueError(f"{path} does not match the sha256 in manifest.json (changed or corrupted): {RETRAIN_HINT}")
-    try:
-        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    except RuntimeError as err:
-        raise ValueError(f"{path} does not fit {type(net).__name__}: {RETRAIN_HINT}") from err
-    return for_inference(net)
-
-
-def layer_table(net: nn.Module) -> "pandas.DataFrame":
+def layer_table(net: nn.Module, compact: bool = False) -> "pandas.DataFrame":
     """A network's layers in a form that does not change with torch's version (its module repr does): one row per
-    layer, with its type, weight shape, dropout rate where it has one, and parameter count; a total row last."""
+    layer, with its type, weight shape, dropout rate where it has one, and parameter count; a total row last.
+    `compact`: only the layers that hold parameters or drop out (activations, pooling and reshapes left out)."""
     import pandas as pd
+
+    def shown(m: nn.Module) -> bool:
+        return not compact or any(True for _ in m.parameters()) or isinstance(m, nn.modules.dropout._DropoutNd)
 
     rows = {name: {"type": type(m).__name__,
                    "weight shape": "x".join(map(str, m.weight.shape)) if getattr(m, "weight", None) is not None else "",
                    "dropout": m.p if isinstance(m, nn.modules.dropout._DropoutNd) else "",
                    "parameters": sum(p.numel() for p in m.parameters())}
-            for name, m in net.named_modules() if name and not list(m.children())}
+            for name, m in net.named_modules() if name and not list(m.children()) and shown(m)}
     rows["total"] = {"type": "", "weight shape": "", "dropout": "", "parameters": sum(p.numel() for p in net.parameters())}
     return pd.DataFrame(rows).T
 

@@ -16,8 +16,9 @@ import torch
 
 import helpers
 from detectors import CombinedDetector, Detector, FeatureScorer, MSEDetector, ReconstructionDetector
-from models import Autoencoder, BNAutoencoder, ConvNet, DeepCNN, DigitOrNot, load_network, read_manifest
+from models import Autoencoder, BNAutoencoder, ConvNet, DeepCNN, DigitOrNot
 from preprocess import batched
+from store import WEIGHTS, load_network, read_manifest
 
 SYSTEMS = ("best", "A", "B")
 
@@ -86,7 +87,6 @@ class OSRModel:
         return self.outputs(images).preds
 
 
-WEIGHTS = Path(__file__).resolve().parent / "weights"  # the project's own, wherever the caller runs from
 
 
 def load_osr_model(weights_dir: str | Path = WEIGHTS, system: str = "best", device: str | torch.device = "cpu"

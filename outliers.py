@@ -111,6 +111,9 @@ def side_chimeras(digits: Split, n: int, rng: np.random.Generator) -> np.ndarray
     """The left half of one digit beside the right half of a digit of another class."""
     left, right = rng.choice(len(digits), (2, 2 * n))
     keep = np.flatnonzero(digits.labels[left] != digits.labels[right])[:n]
+    if len(keep) < n:
+        raise ValueError(f"side chimeras: only {len(keep)} of {2 * n} random pairs of the digits given differ in "
+                         f"class, {n} asked for")
     return np.concatenate([digits.images[left[keep], :, :14], digits.images[right[keep], :, 14:]], axis=2)
 
 

@@ -184,6 +184,24 @@ def labelled_grid(images: np.ndarray, titles: list[str], title: str, cols: int =
     return fig
 
 
+def nearest_pairs(rows: dict[str, tuple[np.ndarray, np.ndarray]], title: str) -> plt.Figure:
+    """One row per set: its images (blue frame), each beside the training digit nearest it."""
+    n = max(len(images) for images, _ in rows.values())
+    fig, axes = plt.subplots(len(rows), 2 * n, figsize=(2 * n * 0.7, len(rows) * 0.95 + 0.5), squeeze=False)
+    for ax in axes.ravel():
+        ax.set(xticks=[], yticks=[])
+        ax.spines[:].set_visible(False)
+    for row, (name, (images, digits)) in zip(axes, rows.items()):
+        row[0].set_ylabel(name.replace(" (", "\n("), fontsize=7, rotation=0, ha="right", va="center")
+        for i, (image, digit) in enumerate(zip(images, digits)):
+            row[2 * i].imshow(image, cmap="gray", vmin=0, vmax=255)
+            row[2 * i].spines[:].set(visible=True, color="tab:blue", linewidth=2)
+            row[2 * i + 1].imshow(digit, cmap="gray", vmin=0, vmax=255)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def operating_curve(known: np.ndarray, unknown: dict[str, np.ndarray], threshold: float) -> plt.Figure:
     """Unknowns rejected vs digits falsely rejected as the threshold moves, with the fitted threshold marked."""
     fig, ax = plt.subplots(figsize=(6.5, 4.5))

@@ -21,11 +21,12 @@ from tqdm import tqdm
 
 import detectors
 import metrics
-from data import SEED, UNKNOWN, Split
+from data import DEVELOPMENT, SEED, UNKNOWN, Split
 from detectors import FeatureScorer
-from models import RETRAIN_HINT, GapNet, Manifest, load_network, read_manifest
+from models import GapNet
 from osr import OSRModel, Outputs
 from preprocess import batched
+from store import RETRAIN_HINT, Manifest, load_network, read_manifest
 
 SPLITS = ((2, 4, 5, 9, 8, 3), (3, 2, 6, 9, 4, 0), (5, 8, 3, 2, 4, 6), (3, 7, 8, 4, 0, 5), (6, 3, 4, 9, 8, 2))
 # Published mean AUROCs over five 6/4 splits, each row from one source (read here before printing): where two
@@ -261,7 +262,7 @@ def protocol2(model: OSRModel, digits: Split, digit_out: Outputs, omniglot_raw: 
     (the background set: the papers drew from both Omniglot sets; None where Omniglot is missing: no row), of
     which a fixed 10,000 are taken; MNIST-Noise and Noise are made here and run through the model."""
     sets = {} if omniglot_raw is None else {
-        "Omniglot (raw)": omniglot_raw.take(subsample(len(omniglot_raw.preds), OUTLIER_COUNT, seed))}
+        DEVELOPMENT[1]: omniglot_raw.take(subsample(len(omniglot_raw.preds), OUTLIER_COUNT, seed))}
     sets |= {"MNIST-Noise": model.outputs(mnist_noise(digits.images, seed)),
              "Noise": model.outputs(uniform_noise(OUTLIER_COUNT, seed))}
     return pd.DataFrame({name: protocol2_row(digit_out.preds, digits.labels, out.preds)

@@ -14,7 +14,7 @@ import pandas as pd
 import evaluate
 import protocols
 from data import DEVELOPMENT
-from train import DRAWN, MADE
+from store import differing
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "report" / "results.json"
@@ -32,6 +32,7 @@ RENDERED_NOTE = ("<!-- Rendered by the notebook (OSR_WRITE_REPORT=1) from report
                  "from report/results.json and weights/manifest.json: edit the template, not this file. -->")
 REPORT = ROOT / "report" / "REPORT.md"
 BENCH = ROOT / "report" / "bench.json"
+LEAVE_ONE_OUT = ROOT / "report" / "leave_one_out.json"  # written by leave_out.py
 RESULT_DECIMALS = 4  # percentages to 1e-4 points: far below what any table shows, far above float noise
 TOLERANCE = 0.05  # points: how far a rerun's number may be from the results file before the check fails
 
@@ -63,10 +64,9 @@ def differs(computed, stored, tolerance: float = TOLERANCE) -> bool:
     return abs(float(computed) - float(stored)) > tolerance or np.isnan(computed) != np.isnan(stored)
 
 
-# Numbers pooled over the test sets (under "systems" and the notebook's "shown" tables), and protocol 2's name
-# for the Omniglot rendering it draws from: what a number of the results file depends on (`depends_on`).
+# Numbers pooled over the test sets (under "systems" and the notebook's "shown" tables): what a number of the
+# results file depends on (`depends_on`).
 POOLED = {evaluate.ALL_OOD, evaluate.TOTAL, evaluate.MEAN, "test_sets"}
-ALIASES = {"Omniglot (raw)": "Omniglot dev (raw)"}
 SEED_PROTOCOL_SETS = {"Fashion-MNIST", "CIFAR-10"}
 
 
@@ -81,7 +81,7 @@ def depends_on(path: tuple[str, ...], sets) -> set[str]:
     """The sets a number of the results file was computed on: those its path names, every test set for a pooled
     number (`POOLED`) and every set for an unnamed row of a shown table, Fashion-MNIST and CIFAR-10 for the seed
     protocol; MNIST alone (an empty set here) for the rest: closed-set accuracy, robustness, protocol 1."""
-    named = {ALIASES.get(k, k) for k in path} & set(sets)
+    named = set(path) & set(sets)
     pooled = path[0] in ("systems", "shown") and (bool(POOLED & set(path)) or (path[0] == "shown" and not named))
     everything = set(sets) - set(DEVELOPMENT) if POOLED & set(path) else set(sets)
     return named | (everything if pooled else set()) | (SEED_PROTOCOL_SETS if "seed_protocol" in path else set())
@@ -95,7 +95,7 @@ def check_results(results: dict, path: Path = RESULTS, tolerance: float = TOLERA
     stored = load_results(path)
     new_fp, old_fp = results.get("fingerprints", {}), stored.get("fingerprints", {})
     sets = set(new_fp) | set(old_fp)
-    changed = {s for s in sets if new_fp.get(s) != old_fp.get(s)}
+    changed = set(differing(new_fp, old_fp))
     new, old = _leaves(rounded(results)), _leaves(stored)
     errors, moved, unrun, checked = [], [], 0, 0
     for key in [*new, *(k for k in old if k not in new)]:
@@ -155,10 +155,12 @@ def sets_table(splits: dict, ood: dict, path: Path = RESULTS) -> pd.DataFrame:
     """The data a run sees: size and role of every set, its fingerprint and whether it matches the data the
     stored results were computed on (else its numbers are reported, not checked, at the end)."""
     stored = load_results(path).get("fingerprints", {}) if path.exists() else {}
+    sets = {"MNIST test" if name == "test" else name: split for name, split in {**splits, **ood}.items()}
+    changed = differing({key: split.source for key, split in sets.items() if split.source}, stored)
     rows = {}
-    for name, split in {**splits, **ood}.items():
-        key = "MNIST test" if name == "test" else name
-        same = "" if not split.source else "yes" if stored.get(key) == split.source else "no"
+    for key, split in sets.items():
+        name = "test" if key == "MNIST test" else key
+        same = "" if not split.source else "no" if key in changed else "yes"
         rows[name] = {"images": len(split), "role": "known (MNIST)" if name in splits else "unknown, test only",
                       "fingerprint": split.source, "as in results.json": same}
     return pd.DataFrame(rows).T.astype({"images": int})
@@ -255,6 +257,11 @@ def update_readme(results: dict, path: Path = README) -> None:
     replace_block("results", headline_table(results), path)
 
 
+def load_leave_one_out(path: Path = LEAVE_ONE_OUT) -> dict:
+    """leave_out.py's runs (report/leave_one_out.json)."""
+    return json.loads(path.read_text())
+
+
 def load_bench(path: Path = BENCH) -> dict | None:
     """bench.py's figures (report/bench.json), or None where it was never run."""
     return json.loads(path.read_text()) if path.exists() else None
@@ -308,6 +315,33 @@ def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def gains_table(results: dict[str, dict], best: str = "best") -> pd.DataFrame:
+    """`comparison_table` seen from one system: its figures, how far it is from each other system of this run
+    (points), and the seeds' reported figures."""
+    table = comparison_table(results)
+    column = f"{best} (this run)"
+    others = [name for name in results if name != best]
+    gains = {f"{best} - {name}": table[column] - table[f"{name} (this run)"] for name in others}
+    seeds = [c for c in table if c.startswith("seed ")]
+    return pd.concat([table[[column]], pd.DataFrame(gains), table[seeds]], axis=1)
+
+
+def leave_one_out_table(found: dict, score: str = "sum") -> pd.DataFrame:
+    """leave_out.py's runs as one table: per measured family (rows) and design (columns), the share (%) rejected
+    @1% by the network trained on the design's families less that one (the development set's row: by the network
+    trained on all of them), with the best system's other scores (`score` "sum") or alone ("alone"); then the
+    mean over the families and, per design, on how many families it rejects more than the first design."""
+    measured = [name for name in next(iter(found["runs"].values()))["rejected"] if name != evaluate.REFERENCE]
+    rows = {name: {design: found["runs"][" + ".join(f for f in families if f != name)]["rejected"][name][score]
+                   for design, families in found["designs"].items()} for name in measured}
+    table = pd.DataFrame(rows).T
+    families = table.loc[[name for name in measured if name not in DEVELOPMENT]]
+    first = table.columns[0]
+    table.loc["mean of the families"] = families.mean()
+    table.loc[f"families above {first}"] = (families.gt(families[first], axis=0)).sum()
+    return table
+
+
 def robustness_markdown(results: dict) -> str:
     """The robustness results as a markdown table: accuracy / rejected (%) per system and corruption."""
     cells = results["robustness"]
@@ -340,15 +374,52 @@ def emnist_markdown(results: dict) -> str:
             f"Notebook section 10.1 shows the share of each letter rejected and the digit it is read as.")
 
 
+def markdown_table(table: pd.DataFrame, digits: int = 1) -> str:
+    """A table as markdown, numbers rounded to `digits` (whole numbers as they are), NaN as "-"."""
+    def cell(v) -> str:  # rounded as pandas rounds the notebook's tables
+        if isinstance(v, (int, np.integer)) or (isinstance(v, float) and v.is_integer() and digits == 0):
+            return str(int(v))
+        return "-" if pd.isna(v) else f"{np.round(v, digits):.{digits}f}" if isinstance(v, (float, np.floating)) else str(v)
+
+    lines = ["| | " + " | ".join(map(str, table.columns)) + " |", "|---|" + "---|" * len(table.columns)]
+    lines += [f"| {name} | " + " | ".join(cell(table.at[name, c]) for c in table.columns) + " |" for name in table.index]
+    return "\n".join(lines)
+
+
+def handwriting_markdown(results: dict, found: dict | None) -> str:
+    """The report's evidence on handwriting beyond the test sets: the leave-one-family-out table (leave_out.py)
+    and where the data ends (notebook section 10.3)."""
+    parts = []
+    if found is not None:
+        table = leave_one_out_table(found)
+        counts = table.index.str.startswith("families above")
+        parts.append(f"**Leave one family out** (`python leave_out.py`, probe-sized: {found['probe']['digits']:,} "
+                     f"training digits, {found['probe']['outliers']:,} outliers, {found['probe']['epochs']} epochs per "
+                     f"run, {len(found['runs'])} runs). Share rejected (%) at 1% of validation digits, inside the "
+                     f"best model's sum, by a network trained on each design's families less the one measured "
+                     f"(the development set: by the network trained on all of them):\n\n"
+                     + markdown_table(table[~counts]) + "\n" + markdown_table(table[counts], 0).split("\n", 2)[2])
+    if "written like a digit" in results["shown"]:
+        limits = pd.DataFrame(results["shown"]["written like a digit"]).T.astype({"images": int})
+        sets = limits.loc[[name for name in limits.index if ": " not in name]]
+        parts.append("**Where the data ends** (notebook section 10.3): an image is *written like a digit* when a "
+                     "training digit lies as near it (pixels, centred by mass) as the median MNIST test digit's "
+                     "nearest training digit lies to that digit; a detector cannot reject those without rejecting "
+                     "digits as near each other. Per set (the notebook also gives each letter):\n\n"
+                     + markdown_table(sets))
+    return "\n\n".join(parts)
+
+
 def render_report(results: dict, manifest: dict, template: Path = REPORT_TEMPLATE) -> str:
     """REPORT.md from its template: every number is a field filled from the results and the manifest."""
     best_sets = {k: v for k, v in results["systems"]["best"]["ood"].items() if k in evaluate.test_sets(results["sets"])}
     text = re.sub(r"<!-- This file is the template.*?-->", RENDERED_NOTE, template.read_text(), count=1, flags=re.S)
     return text.format(
         r=results["systems"], m=manifest, seed=SEED_REPORTED, seed_b=SEED_B_SETS, emnist=emnist_markdown(results),
+        handwriting=handwriting_markdown(results, load_leave_one_out() if LEAVE_ONE_OUT.exists() else None),
         results_tables=results_tables(results), speed=speed_markdown(load_bench()),
         robustness_table=robustness_markdown(results), literature_tables=literature_markdown(results),
         selected=" + ".join(manifest["systems"]["best"]["components"]),
-        drawn=" + ".join(f"{n:,} {family}" for family, n in (DRAWN | MADE).items()),
+        drawn=" + ".join(f"{n:,} {family}" for family, n in manifest["systems"]["best"]["outliers"].items()),
         worst_auroc=min(v["AUROC"] for v in best_sets.values()),
         worst_fpr95=max(v["FPR95"] for v in best_sets.values()))

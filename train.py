@@ -1,40 +1,37 @@
-"""Training of the networks, threshold fitting on the MNIST validation split, and the weights manifest.
+"""What is trained on what: the networks (each with `loop.train_network`), the thresholds fitted on the MNIST
+validation split, and weights/ rewritten (`store`).
 
 Run `python train.py` to retrain everything and rewrite weights/ (the manifest records how long it took).
-Only MNIST train is used for fitting (with outliers drawn by a program for the digit-or-not network), MNIST
-validation for checkpoint selection and thresholds. Networks train
+Only MNIST train is used for fitting (with outliers drawn by a program or made from the training digits for the
+digit-or-not network), MNIST validation for checkpoint selection and thresholds. Networks train
 in float32 and are saved so; thresholds and detectors are fitted on them as `osr` loads them for inference
 (`models.for_inference`: each in its inference dtype).
 """
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import random
-import time
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
-from tqdm import tqdm
 
 import detectors
 import helpers
 import metrics
-import models
 import outliers
 import protocols
 from augment import random_affine, style_augment
 from data import SEED, Split, mnist_splits
 from detectors import FeatureScorer, MSEDetector, ReconstructionDetector
-from models import Autoencoder, ConvNet, DigitOrNot, GapNet, Manifest, SystemB, for_inference, load_network, sha256
+from models import Autoencoder, ConvNet, DigitOrNot, GapNet, SystemB, for_inference
 from losses import autoencoder_loss, classifier_loss, digit_or_not_loss, system_b_loss
-from osr import WEIGHTS
-from preprocess import batched, normalize
+from loop import one_cycle, step_lr, train_network
+from preprocess import batched
+from store import (WEIGHTS, Manifest, load_network, read_manifest, save_network, sha256, swap_histories, write_history,
+                   write_manifest)
 
 EPOCHS = {"classifier": 10, "autoencoder": 15, "B": 6, "digit_or_not": 5, "split": 8}
 B_THRESHOLD_FROM = "validation"  # or "train", the seed's rule; see fit_system_b
@@ -47,12 +44,6 @@ MADE = {"side chimeras": 10000, "upside down": 10000}  # and non-digits made fro
 SPLIT_RECIPE = {"width": 16, "members": 3, "lr": 3e-3, "weight_decay": 5e-4}
 CENTRE = True  # the best system moves each image to MNIST's centre of mass (A and B read it as the seeds did)
 Z = 3.0
-
-
-def set_seed(seed: int = SEED) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def outlier_split(digits: Split, counts: dict[str, int], seed: int, made: dict[str, int] | None = None) -> Split:
@@ -140,95 +131,6 @@ def train_literature(splits: dict[str, Split], weights_dir: Path, epochs: int, d
     return spec, files, histories
 
 
-def _epoch_sums(net, loss_fn, x, y, batch_size, optimizer=None, generator=None, augment=None, after_step=None
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """One pass over (x, y) on their device: trains (augmenting each batch) when an optimizer is given. The summed
-    loss and number right stay tensors on that device (no wait for the GPU per batch)."""
-    net.train(optimizer is not None)
-    order = torch.randperm(len(x), generator=generator) if optimizer else torch.arange(len(x))
-    exact = torch.float32 if x.device.type == "mps" else torch.float64  # as the loss's Python float sum was
-    total_loss, correct = torch.zeros((), dtype=exact, device=x.device), torch.zeros((), dtype=torch.long,
-                                                                                  device=x.device)
-    with torch.set_grad_enabled(optimizer is not None):
-        for i in range(0, len(x), batch_size):
-            idx = order[i: i + batch_size].to(x.device)
-            xb = augment(x[idx], generator) if optimizer and augment else x[idx]
-            loss, n_correct = loss_fn(net, xb, y[idx])
-            if optimizer:
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                if after_step:
-                    after_step()
-            total_loss = total_loss + loss.detach().to(exact) * len(idx)
-            correct = None if n_correct is None else correct + n_correct
-    return total_loss, correct
-
-
-def _run_epoch(net, loss_fn, x, y, batch_size, optimizer=None, generator=None, augment=None, after_step=None
-               ) -> tuple[float, float | None]:
-    """`_epoch_sums` as the history keeps it: mean loss, and accuracy in % or None."""
-    total_loss, correct = _epoch_sums(net, loss_fn, x, y, batch_size, optimizer, generator, augment, after_step)
-    return float(total_loss) / len(x), None if correct is None else 100.0 * int(correct) / len(x)
-
-
-# A schedule: (optimizer, epochs, batches per epoch) -> (scheduler, whether it steps after every batch).
-def cosine(optimizer: torch.optim.Optimizer, epochs: int, batches: int):
-    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs), False
-
-
-def one_cycle(optimizer: torch.optim.Optimizer, epochs: int, batches: int):
-    """The learning rate rises from lr/25 to lr over the first 30% of the batches, then falls to near zero."""
-    lr = optimizer.param_groups[0]["lr"]
-    return torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=epochs * batches), True
-
-
-def train_network(net: nn.Module, loss_fn, train: Split, val: Split, epochs: int, name: str, augment=None,
-                  lr: float = 1e-3, batch_size: int = 128, seed: int = SEED, schedule=cosine, device: str = "cpu",
-                  optimizer=torch.optim.Adam) -> tuple[nn.Module, dict]:
-    """Adam (or another optimizer class) with a learning-rate schedule (cosine decay per epoch by default) and a
-    per-epoch history; keeps
-    the best validation epoch (accuracy, else loss). `augment(batch, generator)` transforms training batches.
-    Trains on `device` (e.g. "cuda"); the network comes back on the CPU, where everything after training runs."""
-    set_seed(seed)
-    net.to(device)
-    xt, yt = normalize(train.images).to(device), torch.as_tensor(train.labels).to(device)
-    xv, yv = normalize(val.images).to(device), torch.as_tensor(val.labels).to(device)
-    optimizer = optimizer(net.parameters(), lr=lr)
-    scheduler, per_batch = schedule(optimizer, epochs, -(-len(xt) // batch_size))
-    generator = torch.Generator().manual_seed(seed)
-    history = {k: [] for k in ("train_loss", "val_loss", "train_acc", "val_acc")}
-    best, best_state, best_epoch = -np.inf, None, 0
-    start = time.perf_counter()
-    for epoch in (bar := tqdm(range(1, epochs + 1), desc=name, unit="epoch")):
-        tl, ta = _run_epoch(net, loss_fn, xt, yt, batch_size, optimizer, generator, augment,
-                            scheduler.step if per_batch else None)
-        if not per_batch:
-            scheduler.step()
-        vl, va = _run_epoch(net, loss_fn, xv, yv, 4 * batch_size)
-        for k, v in zip(history, (tl, vl, ta, va)):
-            history[k].append(v)
-        quality = va if va is not None else -vl
-        if quality > best:
-            best, best_state, best_epoch = quality, copy.deepcopy(net.state_dict()), epoch
-        bar.set_postfix(val_loss=f"{vl:.4f}", **({"val_acc": f"{va:.2f}"} if va is not None else {}))
-    net.load_state_dict(best_state)
-    history.update(best_epoch=best_epoch, epochs=epochs, seconds=time.perf_counter() - start)
-    return net.cpu().eval(), history
-
-
-def save_network(net: nn.Module, fname: str, history: dict, weights_dir: Path) -> dict:
-    """Write the state_dict; return its manifest entry."""
-    path = weights_dir / fname
-    torch.save(net.state_dict(), path)
-    best = history["best_epoch"] - 1
-    val = {"val_loss": float(history["val_loss"][best])}
-    if history["val_acc"][best] is not None:
-        val["val_acc"] = float(history["val_acc"][best])
-    return {"sha256": sha256(path), "epochs": history["epochs"], "best_epoch": history["best_epoch"],
-            "train_seconds": round(history["seconds"], 1), "validation": val}
-
-
 def fit_reconstruction_thresholds(autoencoder: Autoencoder, val: Split, z: float = Z) -> dict[str, float]:
     """mean + z*std of the L2 norm and the Otsu diff over the MNIST validation split."""
     raw = batched(ReconstructionDetector(autoencoder, {}).raw_scores, val.images)
@@ -259,16 +161,10 @@ def fit_best_system(classifier: ConvNet, reconstruction: ReconstructionDetector,
                                                          splits["val"], centre)
     spec = {**NETS_A, "scorer": "feature_scorer.pth", "digit_or_not": DIGIT_OR_NOT, "centre_by_mass": centre,
             "components": list(detector.components), "stats": detector.stats,
-            "threshold": helpers.quantile_threshold(val_scores, rate), "false_alarms": rate,
+            "threshold": helpers.quantile_threshold(val_scores, rate), "false_alarms": rate, "outliers": DRAWN | MADE,
             "selection": {det: selection_row(table, seen, det) for det in table.index}}
     entry = {"sha256": sha256(weights_dir / "feature_scorer.pth"), "fitted_on": "MNIST train features"}
     return spec, entry
-
-
-def step_lr(optimizer: torch.optim.Optimizer, epochs: int, batches: int):
-    """Seed B's StepLR (x0.4 every 25 of 300 epochs on a GPU), scaled to a short CPU run: x0.4 every third of the
-    epochs (every 2 of B's 6)."""
-    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.4), False
 
 
 def fit_system_b(splits: dict[str, Split], epochs: int, weights_dir: Path, z: float = Z, device: str = "cpu"
@@ -294,14 +190,12 @@ def refit(weights_dir: Path = WEIGHTS, digit_or_not: bool = False, device: str =
     retraining them, or after retraining the digit-or-not network alone (`digit_or_not`); rewrites
     feature_scorer.pth (and digit_or_not.pth, its history and the total training time) and the manifest.
     The best system's entry is rewritten, so only the rest of the manifest has to be in today's layout."""
-    manifest = json.loads((weights_dir / "manifest.json").read_text())
-    if missing := [key for key in models.missing_keys(manifest, Manifest) if not key.startswith("systems.best")]:
-        raise ValueError(f"{weights_dir / 'manifest.json'} lacks {', '.join(missing)}: {models.RETRAIN_HINT}")
+    manifest = read_manifest(weights_dir, rewritten="systems.best")
     splits = mnist_splits()
     if digit_or_not:
         net, trained = train_digit_or_not(splits, EPOCHS["digit_or_not"], device)
         manifest["files"][DIGIT_OR_NOT] = save_network(net, DIGIT_OR_NOT, trained, weights_dir)
-        _swap_histories(weights_dir, manifest, ["digit_or_not"], {"digit_or_not": trained})
+        swap_histories(weights_dir, manifest, ["digit_or_not"], {"digit_or_not": trained})
     classifier = load_network(ConvNet(), weights_dir, NETS_A["classifier"], manifest)
     autoencoder = load_network(Autoencoder(), weights_dir, NETS_A["autoencoder"], manifest)
     reconstruction = ReconstructionDetector(autoencoder, manifest["systems"]["A"]["thresholds"])
@@ -309,35 +203,24 @@ def refit(weights_dir: Path = WEIGHTS, digit_or_not: bool = False, device: str =
     best, manifest["files"]["feature_scorer.pth"] = fit_best_system(classifier, reconstruction, judge, splits,
                                                                     weights_dir)
     manifest["systems"]["best"] = best
-    (weights_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    write_manifest(weights_dir, manifest)
     return manifest
-
-
-def _swap_histories(weights_dir: Path, manifest: Manifest, old: list[str], new: dict[str, dict]) -> None:
-    """Replace some networks' histories (names `old`) by `new` in the history file, and their seconds in the
-    manifest's total training time (the manifest itself is written by the caller)."""
-    history = json.loads((weights_dir / manifest["history"]).read_text())
-    gone = [history.pop(name, {}) for name in old]
-    history |= new
-    manifest["train_seconds"] = round(manifest["train_seconds"] - sum(h.get("seconds", 0.0) for h in gone)
-                                      + sum(h["seconds"] for h in new.values()), 1)
-    (weights_dir / manifest["history"]).write_text(json.dumps(history, indent=1))
 
 
 def retrain_literature(weights_dir: Path = WEIGHTS, device: str = "cpu") -> Manifest:
     """Retrain only the split ensembles of the literature's protocol 1 and rewrite their files, their histories,
     their manifest entry and the total training time; the previous split networks' files go; the rest of
     weights_dir is kept."""
-    manifest = json.loads((weights_dir / "manifest.json").read_text())
+    manifest = read_manifest(weights_dir, rewritten="literature")
     literature, files, h_lit = train_literature(mnist_splits(), weights_dir, EPOCHS["split"], device)
     previous = np.ravel(manifest.get("literature", {}).get("files", [])).tolist()  # a file or a list per split
     for fname in set(previous) - set(files):
         manifest["files"].pop(fname, None)
         (weights_dir / fname).unlink(missing_ok=True)
-    _swap_histories(weights_dir, manifest, [Path(fname).stem for fname in previous], h_lit)
+    swap_histories(weights_dir, manifest, [Path(fname).stem for fname in previous], h_lit)
     manifest["files"] |= files
     manifest["literature"] = literature
-    (weights_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    write_manifest(weights_dir, manifest)
     return manifest
 
 
@@ -374,8 +257,8 @@ def main(weights_dir: Path = WEIGHTS, epochs: dict[str, int] = EPOCHS, device: s
                                + literature["train_seconds"], 1),
     }
     history = {"classifier": h_clf, "autoencoder_a": h_ae, "digit_or_not": h_judge, "system_b": h_b, **h_lit}
-    (weights_dir / "history.json").write_text(json.dumps(history, indent=1))
-    (weights_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    write_history(weights_dir, manifest, history)
+    write_manifest(weights_dir, manifest)
     return manifest
 
 

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 import augment
+import loop
 import losses
 import models
 import osr
 import preprocess
-import train
 
 META = torch.device("meta")
 
@@ -31,7 +31,7 @@ def test_a_training_step_of_every_network_stays_on_its_device(name):
     }[name]
     net.to(META)
     optimizer = torch.optim.Adam(net.parameters())
-    loss, correct = train._epoch_sums(net, loss_fn, x, y.to(META), 4, optimizer, generator, transform)
+    loss, correct = loop._epoch_sums(net, loss_fn, x, y.to(META), 4, optimizer, generator, transform)
     assert loss.device == META and (correct is None or correct.device == META)
     assert all(p.device == META for p in net.parameters())
 

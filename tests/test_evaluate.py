@@ -9,6 +9,7 @@ import evaluate
 import metrics
 import protocols
 import report
+import store
 from data import Split
 from osr import Outputs
 
@@ -120,7 +121,7 @@ def test_ood_table_has_a_row_per_ood_set_and_their_mean(toy):
 
 def test_the_rendered_report_says_it_is_rendered_and_from_what():
     results = json.loads(report.RESULTS.read_text())
-    manifest = json.loads((report.ROOT / "weights" / "manifest.json").read_text())
+    manifest = store.read_manifest(store.WEIGHTS)
     text = report.render_report(results, manifest)
     assert text.splitlines()[2] == report.RENDERED_NOTE and "template of REPORT.md" not in text
     assert f"{report.SEED_B_SETS['KMNIST']}%" in text  # the seeds' figures come from SEED_REPORTED / SEED_B_SETS
@@ -128,7 +129,7 @@ def test_the_rendered_report_says_it_is_rendered_and_from_what():
 
 def test_report_numbers_are_the_saved_results():
     results = json.loads(report.RESULTS.read_text())
-    manifest = json.loads((report.ROOT / "weights" / "manifest.json").read_text())
+    manifest = store.read_manifest(store.WEIGHTS)
     assert report.REPORT.read_text() == report.render_report(results, manifest)
 
 
@@ -172,7 +173,7 @@ def _run(fingerprints: dict, cifar: float, mnist: float, pooled: float) -> dict:
     return {"fingerprints": fingerprints,
             "systems": {"A": {"closed_set": mnist, "per_set": {"MNIST test": mnist, "CIFAR-10": cifar, evaluate.TOTAL: pooled},
                               "seed_protocol": {"total": pooled}}},
-            "literature": {"protocol 2": {"Omniglot (raw)": {"macro-F1": 86.0}, "Noise": {"macro-F1": 99.0}}}}
+            "literature": {"protocol 2": {"Omniglot dev (raw)": {"macro-F1": 86.0}, "Noise": {"macro-F1": 99.0}}}}
 
 
 def test_numbers_on_a_set_from_another_source_are_reported_not_checked(tmp_path):
@@ -190,7 +191,7 @@ def test_numbers_on_a_set_from_another_source_are_reported_not_checked(tmp_path)
 def test_a_missing_set_leaves_its_numbers_unchecked_and_says_so(tmp_path):
     stored = _run({"MNIST test": "m", "CIFAR-10": "jpeg", "Omniglot dev (raw)": "o"}, 99.0, 98.0, 97.0)
     here = _run({"MNIST test": "m", "CIFAR-10": "jpeg"}, 99.0, 98.0, 97.0)
-    del here["literature"]["protocol 2"]["Omniglot (raw)"]
+    del here["literature"]["protocol 2"]["Omniglot dev (raw)"]
     message = _check(here, stored, tmp_path)
     assert "Omniglot dev (raw): missing here" in message
     assert "1 stored numbers on those sets were not computed" in message
@@ -203,7 +204,7 @@ def test_what_each_number_depends_on():
     assert report.depends_on(("systems", "A", "ood", "CIFAR-10", "AUROC"), sets) == {"CIFAR-10"}
     assert report.depends_on(("systems", "A", "ood", evaluate.MEAN, "AUROC"), sets) == sets - {"Omniglot dev (raw)"}
     assert report.depends_on(("systems", "B", "seed_protocol", "total"), sets) == {"Fashion-MNIST", "CIFAR-10"}
-    assert report.depends_on(("literature", "protocol 2", "Omniglot (raw)", "macro-F1"), sets) == {"Omniglot dev (raw)"}
+    assert report.depends_on(("literature", "protocol 2", "Omniglot dev (raw)", "macro-F1"), sets) == {"Omniglot dev (raw)"}
     assert report.depends_on(("literature", "protocol 1", "mean", "AUROC"), sets) == set()  # over splits, not sets
     assert report.depends_on(("shown", "B threshold rules", "known", "B, train rule"), sets) >= ood
 
@@ -332,3 +333,54 @@ def test_benchmark_mean_is_over_the_sets_it_is_given_under_its_name():
     table = metrics.benchmark(known, unknown, metrics=("AUROC",), mean_over=["test"], mean_name="mean, test sets")
     assert table.loc["d", ("mean, test sets", "AUROC")] == 100.0 and table.loc["d", ("dev", "AUROC")] == 50.0
     assert metrics.benchmark(known, unknown, metrics=("AUROC",)).loc["d", ("mean", "AUROC")] == 75.0
+
+
+def test_the_gains_table_gives_one_system_its_lead_over_each_other_and_the_seeds_figures():
+    results = json.loads(report.RESULTS.read_text())["systems"]
+    table = report.gains_table(results)
+    assert list(table.columns) == ["best (this run)", "best - A", "best - B", "seed A (reported)", "seed B (reported)"]
+    full = report.comparison_table(results)
+    assert table["best - B"].equals(full["best (this run)"] - full["B (this run)"])
+    assert table.loc["closed-set accuracy", "seed A (reported)"] == report.SEED_REPORTED["A"]["closed_set"]
+
+
+def test_nearest_digits_finds_an_image_itself_and_measures_the_rest_against_the_bank():
+    rng = np.random.default_rng(0)
+    bank = rng.integers(0, 256, (50, 28, 28)).astype(np.uint8)
+    found = evaluate.nearest_digits({"copies": bank[[7, 3]], "other": 255 - bank[:2]}, bank)
+    distance, index = found["copies"]
+    assert index.tolist() == [7, 3] and np.allclose(distance, 0, atol=1e-2)
+    assert (found["other"][0] > 1).all()
+
+
+def test_limits_table_counts_what_lies_as_near_the_digits_as_the_median_digit_does():
+    distances = {"MNIST test": np.array([1.0, 2.0, 3.0]), "near": np.array([0.5, 2.0, 2.5, 9.0])}
+    rejected = {"near": np.array([False, True, True, True])}
+    limit, table = evaluate.limits_table(distances, rejected)
+    assert limit == 2.0
+    row = table.loc["near"]
+    assert row["written like a digit %"] == 50.0 and row["at most rejectable %"] == 50.0
+    assert row["rejected %"] == 75.0 and row["rejected of the rest %"] == 100.0
+
+
+def test_limits_table_splits_emnist_into_letters():
+    distances = {"MNIST test": np.array([1.0]), "EMNIST letters": np.array([0.5, 3.0, 3.0])}
+    rejected = {"EMNIST letters": np.array([False, True, False])}
+    _, table = evaluate.limits_table(distances, rejected, letters=np.array([9, 9, 1]))
+    assert list(table.index) == ["EMNIST letters", "EMNIST letters: a", "EMNIST letters: i"]
+    assert table.loc["EMNIST letters: i", "written like a digit %"] == 50.0
+    assert table.loc["EMNIST letters: a", "rejected %"] == 0.0
+
+
+def test_nearest_accepted_skips_the_rejected_and_puts_the_nearest_first():
+    found = (np.array([0.1, 0.5, 0.2, 0.3]), np.array([10, 11, 12, 13]))
+    pick, nearest = evaluate.nearest_accepted(found, np.array([True, False, False, False]), 2)
+    assert pick.tolist() == [2, 3] and nearest.tolist() == [12, 13]
+
+
+def test_near_families_are_made_from_the_digits_given_and_drawn():
+    rng = np.random.default_rng(0)
+    digits = Split(rng.integers(0, 256, (200, 28, 28)).astype(np.uint8), np.arange(200) % 10)
+    families = evaluate.near_families(digits, 100)
+    assert list(families) == ["chimera (made)", "mirrored (made)", "quarter turn (made)", "scribbles (drawn)"]
+    assert len(families["scribbles (drawn)"]) == 100 and 0 < len(families["mirrored (made)"]) < 100

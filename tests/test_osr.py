@@ -9,9 +9,10 @@ import torch
 
 import models
 import osr
+import store
 from data import noise_images
 
-WEIGHTS = models.Path(__file__).resolve().parents[1] / "weights"
+WEIGHTS = store.WEIGHTS
 
 
 @pytest.fixture(scope="module", params=["best", "A", "B"])
@@ -57,7 +58,7 @@ def test_predict_gives_the_same_answer_for_an_image_alone_or_in_a_batch(model):
 
 def test_the_default_weights_are_the_projects_own_wherever_the_caller_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert osr.load_osr_model().threshold == models.read_manifest(WEIGHTS)["systems"]["best"]["threshold"]
+    assert osr.load_osr_model().threshold == store.read_manifest(WEIGHTS)["systems"]["best"]["threshold"]
 
 
 def test_unknown_system_name_is_refused():
@@ -84,7 +85,7 @@ def test_a_state_dict_of_the_wrong_architecture_is_refused(weights_copy):
     path = weights_copy / "classifier.pth"
     torch.save(models.ConvNet(width=8).state_dict(), path)
     manifest = json.loads((weights_copy / "manifest.json").read_text())
-    manifest["files"]["classifier.pth"]["sha256"] = models.sha256(path)
+    manifest["files"]["classifier.pth"]["sha256"] = store.sha256(path)
     (weights_copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="does not fit ConvNet"):
         osr.load_osr_model(weights_copy)
@@ -124,14 +125,14 @@ def test_a_manifest_with_a_non_finite_threshold_or_a_zero_std_is_refused(weights
 
 
 def test_manifest_matches_every_committed_weights_file():
-    manifest = models.read_manifest(WEIGHTS)
+    manifest = store.read_manifest(WEIGHTS)
     for path in WEIGHTS.glob("*.pth"):
-        assert manifest["files"][path.name]["sha256"] == models.sha256(path), path.name
+        assert manifest["files"][path.name]["sha256"] == store.sha256(path), path.name
 
 
 def test_the_default_system_is_the_best_model_with_its_fitted_threshold():
     model = osr.load_osr_model(WEIGHTS)
-    spec = models.read_manifest(WEIGHTS)["systems"]["best"]
+    spec = store.read_manifest(WEIGHTS)["systems"]["best"]
     assert model.name == "best" and model.threshold == spec["threshold"]
     assert model.detector.components == tuple(spec["components"])
 
@@ -153,7 +154,7 @@ def test_the_best_model_reads_a_digit_the_same_wherever_it_sits():
 @pytest.mark.thorough
 def test_the_best_models_threshold_rejects_its_false_alarm_rate_of_validation_digits(splits):
     model = osr.load_osr_model(WEIGHTS)
-    spec = models.read_manifest(WEIGHTS)["systems"]["best"]
+    spec = store.read_manifest(WEIGHTS)["systems"]["best"]
     scores = model.score(splits["val"].images)
     assert spec["false_alarms"] == 0.01
     assert np.mean(scores > model.threshold) == pytest.approx(spec["false_alarms"], abs=1 / len(scores))
@@ -164,7 +165,7 @@ def test_system_b_threshold_is_mean_plus_3_std_of_validation_mse(splits):
     from helpers import fit_threshold
 
     model = osr.load_osr_model(WEIGHTS, system="B")
-    spec = models.read_manifest(WEIGHTS)["systems"]["B"]
+    spec = store.read_manifest(WEIGHTS)["systems"]["B"]
     mse = model.score(splits["val"].images)
     assert spec["thresholds"]["validation"] == pytest.approx(fit_threshold(mse, 3.0), rel=1e-6)
     assert model.threshold == spec["thresholds"][spec["threshold_from"]]

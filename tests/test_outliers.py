@@ -6,7 +6,9 @@ import torch
 
 import augment
 import detectors
+import loop
 import losses
+import models
 import outliers
 import train
 from data import Split
@@ -104,7 +106,7 @@ def test_digit_or_not_training_learns_to_tell_digits_from_strokes():
     bars[:, 5:23, 12:16] = 255
     data = train.outlier_split(Split(bars, np.zeros(300, np.int64)), {"strokes": 300}, seed=0)
     val = train.outlier_split(Split(bars[:60], np.zeros(60, np.int64)), {"strokes": 60}, seed=9)
-    net, history = train.train_network(train.DigitOrNot(width=8, hidden=16), losses.digit_or_not_loss, data, val,
+    net, history = loop.train_network(models.DigitOrNot(width=8, hidden=16), losses.digit_or_not_loss, data, val,
                                        epochs=3, name="smoke", lr=3e-3, batch_size=32)
     assert max(history["val_acc"]) > 90
 
@@ -125,3 +127,9 @@ def test_held_out_drawn_proxies_share_with_the_drawn_training_outliers_only_a_st
     assert len(drawn) == 2000 and len(shared) == 1
     ink = np.argwhere(shared[0] > 0)
     assert np.ptp(ink[:, 1]) <= 1 and np.ptp(ink[:, 0]) >= 19  # one bar, two pixels wide, 20 tall
+
+
+def test_side_chimeras_refuse_digits_too_alike_to_give_the_number_asked_for():
+    ones = Split(np.zeros((50, 28, 28), np.uint8), np.ones(50, np.int64))
+    with pytest.raises(ValueError, match="only 0 of 20 random pairs"):
+        outliers.make("side chimeras", ones, 10)

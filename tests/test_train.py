@@ -7,9 +7,11 @@ import pytest
 import torch
 
 import augment
+import loop
 import losses
 import models
 import protocols
+import store
 import train
 from data import Split
 
@@ -25,7 +27,7 @@ def tiny_split(n: int, seed: int) -> Split:
 
 
 def test_classifier_training_on_a_few_batches_records_history_and_learns():
-    net, history = train.train_network(models.ConvNet(width=4, hidden=16), losses.classifier_loss,
+    net, history = loop.train_network(models.ConvNet(width=4, hidden=16), losses.classifier_loss,
                                        tiny_split(256, 0), tiny_split(64, 1), epochs=3, name="smoke",
                                        augment=augment.random_affine, lr=1e-2, batch_size=32)
     assert len(history["train_loss"]) == len(history["val_acc"]) == 3
@@ -36,7 +38,7 @@ def test_classifier_training_on_a_few_batches_records_history_and_learns():
 
 def test_autoencoder_training_lowers_the_reconstruction_loss():
     torch.manual_seed(0)
-    net, history = train.train_network(models.Autoencoder(), losses.autoencoder_loss,
+    net, history = loop.train_network(models.Autoencoder(), losses.autoencoder_loss,
                                        tiny_split(256, 0), tiny_split(64, 1), epochs=3, name="smoke")
     assert history["val_acc"] == [None] * 3
     assert history["val_loss"][-1] < history["val_loss"][0]
@@ -97,8 +99,8 @@ def test_half_batch_augmentation_changes_only_the_first_half():
 
 @pytest.mark.thorough
 def test_refit_on_the_committed_networks_reproduces_the_best_models_fit(tmp_path):
-    weights = shutil.copytree(train.WEIGHTS, tmp_path / "weights")
-    committed = models.read_manifest(train.WEIGHTS)["systems"]["best"]
+    weights = shutil.copytree(store.WEIGHTS, tmp_path / "weights")
+    committed = store.read_manifest(store.WEIGHTS)["systems"]["best"]
     refitted = train.refit(weights)["systems"]["best"]
     assert refitted["components"] == committed["components"] and refitted["centre_by_mass"] is True
     # the features come from the float32 classifier, whose rounding differs from CPU to CPU in the 7th digit
@@ -109,9 +111,9 @@ def test_refit_on_the_committed_networks_reproduces_the_best_models_fit(tmp_path
 
 @pytest.mark.thorough
 def test_fitting_the_literature_on_the_committed_split_networks_reproduces_its_selection(splits):
-    manifest = models.read_manifest(train.WEIGHTS)
+    manifest = store.read_manifest(store.WEIGHTS)
     committed = manifest["literature"]
-    fitted = train.fit_literature(protocols.load_networks(train.WEIGHTS, manifest), splits)
+    fitted = train.fit_literature(protocols.load_networks(store.WEIGHTS, manifest), splits)
     assert fitted["detector"] == committed["detector"] and fitted["splits"] == committed["splits"]
     for mine, theirs in zip(fitted["stats"], committed["stats"]):  # float32 features: CPUs differ in the 7th digit
         for fit, stored in zip([mine["ensemble"], *mine["members"]], [theirs["ensemble"], *theirs["members"]]):
@@ -133,15 +135,20 @@ def _rates(optimizer: torch.optim.Optimizer, scheduler, steps: int) -> list[floa
 
 def test_step_lr_multiplies_the_rate_by_0_4_every_third_of_the_epochs():
     optimizer = torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=1.0)
-    scheduler, per_batch = train.step_lr(optimizer, epochs=6, batches=10)
+    scheduler, per_batch = loop.step_lr(optimizer, epochs=6, batches=10)
     assert not per_batch and _rates(optimizer, scheduler, 6) == pytest.approx([1.0, 1.0, 0.4, 0.4, 0.16, 0.16])
 
 
 def test_one_cycle_steps_every_batch_from_a_low_rate_to_its_peak_and_back_down():
     net = torch.nn.Linear(2, 2)
     optimizer = torch.optim.AdamW(net.parameters(), lr=0.1)
-    scheduler, per_batch = train.one_cycle(optimizer, epochs=2, batches=10)
+    scheduler, per_batch = loop.one_cycle(optimizer, epochs=2, batches=10)
     rates = _rates(optimizer, scheduler, 20)
-    assert per_batch and not train.cosine(torch.optim.Adam(net.parameters()), 2, 10)[1]
+    assert per_batch and not loop.cosine(torch.optim.Adam(net.parameters()), 2, 10)[1]
     assert rates[0] == pytest.approx(0.1 / 25) and max(rates) == pytest.approx(0.1, rel=1e-3)
     assert int(np.argmax(rates)) == 5 and rates[-1] < 1e-3  # peak at the 6th of 20 batches (30%), then near zero
+
+
+def test_the_manifest_records_the_outliers_the_digit_or_not_network_trains_on():
+    """report.py renders the training outliers from the manifest: it must say what train.py trains with."""
+    assert store.read_manifest(store.WEIGHTS)["systems"]["best"]["outliers"] == train.DRAWN | train.MADE

@@ -1,0 +1,54 @@
+"""Leave one family out: every family can be made, every design's run without each of its families is planned,
+runs hold the same number of outliers, and the table reads each family from the run that never saw it."""
+import numpy as np
+import pytest
+
+import leave_out
+import report
+from data import Split
+
+
+@pytest.fixture(scope="module")
+def digits():
+    rng = np.random.default_rng(0)
+    return Split(rng.integers(0, 256, (300, 28, 28)).astype(np.uint8), np.arange(300) % 10)
+
+
+def test_every_family_gives_the_images_asked_for(digits):
+    pool = leave_out.pools(digits, 40, seed=1)
+    assert list(pool) == list(leave_out.FAMILIES)
+    assert all(images.shape == (40, 28, 28) and images.dtype == np.uint8 for images in pool.values())
+
+
+def test_each_design_is_run_whole_and_without_each_of_its_families():
+    runs = leave_out.runs()
+    for families in leave_out.DESIGNS.values():
+        assert families in runs.values()
+        for held_out in families:
+            assert tuple(f for f in families if f != held_out) in runs.values()
+    assert len(runs) == len(set(runs.values()))
+
+
+def test_a_run_holds_the_same_number_of_outliers_spread_evenly(digits):
+    pool = {"strokes": np.full((60, 28, 28), 1, np.uint8), "blobs": np.full((60, 28, 28), 2, np.uint8),
+            "jigsaw": np.full((60, 28, 28), 3, np.uint8)}
+    for families in (("strokes",), ("strokes", "blobs", "jigsaw")):
+        split = leave_out.outlier_split(digits, pool, families, total=60)
+        outliers = split.images[split.labels == 1]
+        assert len(outliers) == 60 and (split.labels == 0).sum() == len(digits)
+        assert np.bincount(outliers[:, 0, 0])[1:].tolist() == [60 // len(families)] * len(families)
+
+
+def test_the_table_reads_each_family_from_the_run_without_it():
+    designs = {"before": ["strokes", "blobs"], "after": ["strokes", "blobs", "jigsaw"]}
+    measured = ["MNIST validation", "strokes", "blobs", "jigsaw", "scribbles", "Omniglot dev (MNIST format)"]
+    kept = [["strokes", "blobs"], ["blobs"], ["strokes"], ["strokes", "blobs", "jigsaw"], ["blobs", "jigsaw"],
+            ["strokes", "jigsaw"]]
+    runs = {" + ".join(k): {"rejected": {name: {"sum": float(i), "alone": -1.0} for name in measured}}
+            for i, k in enumerate(kept)}
+    table = report.leave_one_out_table({"designs": designs, "runs": runs})
+    assert table["before"].tolist()[:5] == [1.0, 2.0, 0.0, 0.0, 0.0]  # strokes, blobs; the rest: the whole run
+    assert table["after"].tolist()[:5] == [4.0, 5.0, 0.0, 3.0, 3.0]  # jigsaw held out: the strokes + blobs run
+    assert table.loc["mean of the families", "after"] == 3.0  # the development set is not a family
+    assert table.loc["families above before", "after"] == 3 and table.loc["families above before", "before"] == 0
+    assert report.leave_one_out_table({"designs": designs, "runs": runs}, "alone").loc["strokes", "after"] == -1.0
