@@ -34,6 +34,7 @@ from losses import digit_or_not_loss
 from models import DigitOrNot, for_inference
 from preprocess import batched
 from report import LEAVE_ONE_OUT, leave_one_out_table
+from train import digits_against
 
 FAMILIES = ("strokes", "blobs", "scribbles", *outliers.MAKERS, *data.PROXY_NAMES)
 DESIGNS = {"drawn (before)": ("strokes", "blobs"),
@@ -60,11 +61,15 @@ def pools(digits: Split, n: int, seed: int) -> dict[str, np.ndarray]:
     return {family: family_images(family, digits, n, seed + i) for i, family in enumerate(FAMILIES)}
 
 
-def outlier_split(digits: Split, pool: dict[str, np.ndarray], families: tuple[str, ...], total: int) -> Split:
+def family_split(digits: Split, pool: dict[str, np.ndarray], families: tuple[str, ...], total: int) -> Split:
     """The digits (label 0) against `total` outliers (label 1), the same number from each family."""
-    negatives = np.concatenate([pool[f][: total // len(families)] for f in families])
-    return Split(np.concatenate([digits.images, negatives]),
-                 np.r_[np.zeros(len(digits), np.int64), np.ones(len(negatives), np.int64)])
+    return digits_against(digits, [pool[f][: total // len(families)] for f in families])
+
+
+def development(step: int = 1) -> dict[str, np.ndarray]:
+    """The development set (every `step`-th image), where it is found under the data root."""
+    dev = data.ood_sets().get(data.DEVELOPMENT[0])
+    return {} if dev is None else {data.DEVELOPMENT[0]: dev.images[::step]}
 
 
 def runs() -> dict[str, tuple[str, ...]]:
@@ -102,9 +107,7 @@ def main() -> dict:
     train_pool = pools(train_digits, PROBE["outliers"], SEED + 1)
     val_pool = pools(val_digits, PROBE["outliers"] // 10, SEED + 11)
     sets = {"MNIST validation": splits["val"].images} | pools(splits["val"], PROBE["measured"], SEED + 100)
-    dev = data.ood_sets().get(data.DEVELOPMENT[0])
-    if dev is not None:
-        sets[data.DEVELOPMENT[0]] = dev.images
+    sets |= development()
     best = osr.load_osr_model(system="best").detector
     fixed_scorer = detectors.CombinedDetector(best.classifier, best.reconstruction, best.scorer, ("kNN", "L2 norm"))
     fixed = {name: batched(fixed_scorer.raw_scores, images, centre=True) for name, images in sets.items()}
@@ -112,8 +115,8 @@ def main() -> dict:
     for name, families in runs().items():
         start = time.perf_counter()
         net, history = train_network(DigitOrNot(), digit_or_not_loss,
-                                     outlier_split(train_digits, train_pool, families, PROBE["outliers"]),
-                                     outlier_split(val_digits, val_pool, families, PROBE["outliers"] // 10),
+                                     family_split(train_digits, train_pool, families, PROBE["outliers"]),
+                                     family_split(val_digits, val_pool, families, PROBE["outliers"] // 10),
                                      PROBE["epochs"], f"without {len(FAMILIES) - len(families)}: {name}"[:60],
                                      augment=style_augment)
         results[name] = {"families": list(families), "seconds": round(time.perf_counter() - start, 1),
@@ -131,10 +134,7 @@ def per_class_thresholds(rate: float = metrics.FALSE_ALARMS) -> pd.DataFrame:
     model = osr.load_osr_model()
     val = model.outputs(splits["val"].images)
     per_digit = np.array([np.quantile(val.scores[val.digits == d], 1 - rate) for d in range(10)])
-    sets = detectors.selection_proxies(splits["val"])[0] | {"MNIST test": splits["test"].images}
-    dev = data.ood_sets().get(data.DEVELOPMENT[0])
-    if dev is not None:
-        sets[data.DEVELOPMENT[0]] = dev.images[::4]
+    sets = detectors.selection_proxies(splits["val"])[0] | {"MNIST test": splits["test"].images} | development(4)
     rows = {}
     for name, images in sets.items():
         out = model.outputs(images)

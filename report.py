@@ -375,10 +375,10 @@ def emnist_markdown(results: dict) -> str:
 
 
 def markdown_table(table: pd.DataFrame, digits: int = 1) -> str:
-    """A table as markdown, numbers rounded to `digits` (whole numbers as they are), NaN as "-"."""
+    """A table as markdown, floats rounded to `digits`, integers as they are, NaN as "-"."""
     def cell(v) -> str:  # rounded as pandas rounds the notebook's tables
-        if isinstance(v, (int, np.integer)) or (isinstance(v, float) and v.is_integer() and digits == 0):
-            return str(int(v))
+        if isinstance(v, (int, np.integer)):
+            return str(v)
         return "-" if pd.isna(v) else f"{np.round(v, digits):.{digits}f}" if isinstance(v, (float, np.floating)) else str(v)
 
     lines = ["| | " + " | ".join(map(str, table.columns)) + " |", "|---|" + "---|" * len(table.columns)]
@@ -391,14 +391,15 @@ def handwriting_markdown(results: dict, found: dict | None) -> str:
     and where the data ends (notebook section 10.3)."""
     parts = []
     if found is not None:
-        table = leave_one_out_table(found)
+        table = leave_one_out_table(found).astype(object)
         counts = table.index.str.startswith("families above")
+        table.loc[counts] = table.loc[counts].astype(int)
         parts.append(f"**Leave one family out** (`python leave_out.py`, probe-sized: {found['probe']['digits']:,} "
                      f"training digits, {found['probe']['outliers']:,} outliers, {found['probe']['epochs']} epochs per "
                      f"run, {len(found['runs'])} runs). Share rejected (%) at 1% of validation digits, inside the "
                      f"best model's sum, by a network trained on each design's families less the one measured "
                      f"(the development set: by the network trained on all of them):\n\n"
-                     + markdown_table(table[~counts]) + "\n" + markdown_table(table[counts], 0).split("\n", 2)[2])
+                     + markdown_table(table))
     if "written like a digit" in results["shown"]:
         limits = pd.DataFrame(results["shown"]["written like a digit"]).T.astype({"images": int})
         sets = limits.loc[[name for name in limits.index if ": " not in name]]

@@ -46,13 +46,18 @@ CENTRE = True  # the best system moves each image to MNIST's centre of mass (A a
 Z = 3.0
 
 
+def digits_against(digits: Split, unknown: list[np.ndarray]) -> Split:
+    """A digit-or-not network's data: the digits (label 0), then the outliers (label 1)."""
+    return Split(np.concatenate([digits.images, *unknown]),
+                 np.r_[np.zeros(len(digits), np.int64), np.ones(sum(map(len, unknown)), np.int64)])
+
+
 def outlier_split(digits: Split, counts: dict[str, int], seed: int, made: dict[str, int] | None = None) -> Split:
     """MNIST digits (label 0) and outliers (label 1): drawn ones of the families in `counts`, and ones of the
     families in `made` made from these same digits, for the digit-or-not network."""
     unknown = [outliers.draw(family, n, seed + i) for i, (family, n) in enumerate(counts.items())]
     unknown += [outliers.make(family, digits, n, seed + 50 + i) for i, (family, n) in enumerate((made or {}).items())]
-    return Split(np.concatenate([digits.images, *unknown]),
-                 np.r_[np.zeros(len(digits), np.int64), np.ones(sum(map(len, unknown)), np.int64)])
+    return digits_against(digits, unknown)
 
 
 def digit_or_not_splits(splits: dict[str, Split]) -> tuple[Split, Split]:

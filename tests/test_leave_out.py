@@ -33,7 +33,7 @@ def test_a_run_holds_the_same_number_of_outliers_spread_evenly(digits):
     pool = {"strokes": np.full((60, 28, 28), 1, np.uint8), "blobs": np.full((60, 28, 28), 2, np.uint8),
             "jigsaw": np.full((60, 28, 28), 3, np.uint8)}
     for families in (("strokes",), ("strokes", "blobs", "jigsaw")):
-        split = leave_out.outlier_split(digits, pool, families, total=60)
+        split = leave_out.family_split(digits, pool, families, total=60)
         outliers = split.images[split.labels == 1]
         assert len(outliers) == 60 and (split.labels == 0).sum() == len(digits)
         assert np.bincount(outliers[:, 0, 0])[1:].tolist() == [60 // len(families)] * len(families)
