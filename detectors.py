@@ -14,6 +14,7 @@ validation split.
 """
 from __future__ import annotations
 
+import functools
 from typing import Protocol
 
 import numpy as np
@@ -244,17 +245,27 @@ def referenced(raw: dict[str, dict[str, np.ndarray]], reference: str = "MNIST va
     return stats, {name: with_combinations(r, stats) for name, r in raw.items()}
 
 
-def selection_proxies(val: Split, n: int = PROXY_COUNT, seed: int = SEED
-                      ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The unknowns a detector is chosen on: made from MNIST validation digits (`data.proxy_unknowns`) and the
-    drawn family that the digit-or-not network never saw (`outliers.HELD_OUT`); and, apart, fresh images of the
-    families it was trained on (`outliers.TRAINED`, another seed; `outliers.MAKERS`, from the validation digits),
-    shown but never ranked on: a detector looks best on what it was trained on."""
+@functools.lru_cache(maxsize=2)
+def _held_out_drawn(n: int, seed: int) -> dict[str, np.ndarray]:
+    """The held-out drawn families (read-only): the same images for every split's selection, drawn once."""
     drawn = {f"{f} (drawn)": outliers.draw(f, n, seed + 100) for f in outliers.HELD_OUT}
-    held_out = proxy_unknowns(val, n, seed) | drawn
+    for images in drawn.values():
+        images.flags.writeable = False
+    return drawn
+
+
+def held_out_proxies(val: Split, n: int = PROXY_COUNT, seed: int = SEED) -> dict[str, np.ndarray]:
+    """The unknowns a detector is chosen on: made from MNIST validation digits (`data.proxy_unknowns`) and the
+    drawn family that the digit-or-not network never saw (`outliers.HELD_OUT`)."""
+    return proxy_unknowns(val, n, seed) | _held_out_drawn(n, seed)
+
+
+def trained_proxies(val: Split, n: int = PROXY_COUNT, seed: int = SEED) -> dict[str, np.ndarray]:
+    """Fresh images of the families the digit-or-not network was trained on (`outliers.TRAINED`, another seed;
+    `outliers.MAKERS`, from the validation digits), shown but never ranked on: a detector looks best on what it
+    was trained on."""
     trained = {f"{f} (drawn, trained on)": outliers.draw(f, n, seed + 100) for f in outliers.TRAINED}
-    trained |= {f"{f} (made, trained on)": outliers.make(f, val, n, seed + 100) for f in outliers.MAKERS}
-    return held_out, trained
+    return trained | {f"{f} (made, trained on)": outliers.make(f, val, n, seed + 100) for f in outliers.MAKERS}
 
 
 def select(classifier: ConvNet, reconstruction: ReconstructionDetector, scorer: FeatureScorer,
@@ -267,7 +278,7 @@ def select(classifier: ConvNet, reconstruction: ReconstructionDetector, scorer: 
     No OOD test set enters the ranking; the near proxies among them were added after looking at Omniglot, the
     development set."""
     every = CombinedDetector(classifier, reconstruction, scorer, SINGLE, digit_or_not=digit_or_not)
-    held_out, trained = selection_proxies(val)
+    held_out, trained = held_out_proxies(val), trained_proxies(val)
     stats, scores = every_score(every, {"MNIST validation": val.images, **held_out, **trained}, centre=centre)
     val_scores = scores.pop("MNIST validation")
     table = metrics.benchmark(val_scores, {k: scores[k] for k in held_out})

@@ -186,22 +186,23 @@ class DigitOrNot(nn.Module):
     digits against outliers drawn by a program (`outliers`), both under the same random pen and blur
     (`augment.style_augment`) so that only shape tells them apart."""
 
-    def __init__(self, width: int = 32, hidden: int = 128):
+    def __init__(self, width: int = 32, hidden: int = 128, outputs: int = 1):
         super().__init__()
         self.conv1 = nn.Conv2d(1, width, 3, padding=1)
         self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1)
         self.conv3 = nn.Conv2d(2 * width, 2 * width, 3, padding=1)
         self.fc = nn.Linear(2 * width * 7 * 7, hidden)
-        self.out = nn.Linear(hidden, 1)
+        self.out = nn.Linear(hidden, outputs)  # more than one: a candidate's head (`leave_out.rotation_candidate`)
         self.drop = nn.Dropout(0.3)
 
     INFERENCE = FAST
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """One logit per image, higher = less like a digit."""
+        """One logit per image, higher = less like a digit (with several outputs, all of them)."""
         x = F.max_pool2d(F.relu(self.conv1(_as_input(x, self.conv1.weight))), 2)
         x = F.relu(self.conv3(F.max_pool2d(F.relu(self.conv2(x)), 2)))
-        return self.out(self.drop(F.relu(self.fc(torch.flatten(x, 1)))))[:, 0]
+        logits = self.out(self.drop(F.relu(self.fc(torch.flatten(x, 1)))))
+        return logits[:, 0] if logits.shape[1] == 1 else logits
 
 
 class SystemB(nn.Module):

@@ -97,7 +97,7 @@ def fit_literature(ensembles: list[list[GapNet]], splits: dict[str, Split]) -> d
     for nets, known in zip(ensembles, protocols.SPLITS):
         bank = protocols.bank_images(splits["train"], known)
         val = protocols.known_digits(splits["val"], known)
-        sets = {"val": val.images} | detectors.selection_proxies(val)[0]  # the held-out proxies only
+        sets = {"val": val.images} | detectors.held_out_proxies(val)
         outputs = [{name: protocols.member_outputs(net, images) for name, images in (sets | {"bank": bank.images}).items()}
                    for net in nets]
 

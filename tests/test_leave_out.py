@@ -52,3 +52,16 @@ def test_the_table_reads_each_family_from_the_run_without_it():
     assert table.loc["mean of the families", "after"] == 3.0  # the development set is not a family
     assert table.loc["families above before", "after"] == 3 and table.loc["families above before", "before"] == 0
     assert report.leave_one_out_table({"designs": designs, "runs": runs}, "alone").loc["strokes", "after"] == -1.0
+
+
+def test_the_rotation_candidate_learns_each_digit_under_four_turns_labelled_by_the_turn(digits):
+    import torch
+
+    from models import DigitOrNot
+
+    turned = leave_out.quarter_turns(Split(digits.images[:3], digits.labels[:3]))
+    assert turned.labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert np.array_equal(turned.images[4], np.rot90(digits.images[1]))  # one turn, counter-clockwise
+    assert np.array_equal(turned.images[7], digits.images[1][::-1, ::-1])
+    x = torch.zeros(5, 1, 28, 28)
+    assert DigitOrNot(outputs=4)(x).shape == (5, 4) and DigitOrNot()(x).shape == (5,)

@@ -73,7 +73,7 @@ def test_upside_down_turns_only_digits_that_a_half_turn_makes_into_no_digit():
 
 def test_selection_ranks_on_families_the_digit_or_not_network_never_saw():
     digits = Split(np.zeros((50, 28, 28), np.uint8) + np.eye(28, dtype=np.uint8) * 255, np.arange(50) % 10)
-    held_out, trained = detectors.selection_proxies(digits, n=20)
+    held_out, trained = detectors.held_out_proxies(digits, 20), detectors.trained_proxies(digits, 20)
     assert not set(outliers.HELD_OUT) & set(outliers.TRAINED)
     assert set(train.DRAWN) == set(outliers.TRAINED) and set(train.MADE) == set(outliers.MAKERS)
     trained_on = (*outliers.TRAINED, *outliers.MAKERS)
@@ -121,7 +121,7 @@ def test_held_out_drawn_proxies_share_with_the_drawn_training_outliers_only_a_st
     trained = train.digit_or_not_splits({"train": digits, "val": digits})  # what the network trains on, drawn alike
     seen = {image.tobytes() for split in trained for image in split.images}
     blank = Split(np.zeros((detectors.PROXY_COUNT, 28, 28), np.uint8), np.arange(detectors.PROXY_COUNT) % 10)
-    held_out, _ = detectors.selection_proxies(blank)
+    held_out = detectors.held_out_proxies(blank)
     drawn = np.concatenate([images for name, images in held_out.items() if "(drawn)" in name])
     shared = [image for image in drawn if image.tobytes() in seen]
     assert len(drawn) == 2000 and len(shared) == 1
@@ -133,3 +133,12 @@ def test_side_chimeras_refuse_digits_too_alike_to_give_the_number_asked_for():
     ones = Split(np.zeros((50, 28, 28), np.uint8), np.ones(50, np.int64))
     with pytest.raises(ValueError, match="only 0 of 20 random pairs"):
         outliers.make("side chimeras", ones, 10)
+
+
+def test_the_held_out_drawings_are_drawn_once_and_cannot_be_changed_by_a_caller():
+    digits = _numbered_digits(20)
+    first, again = detectors.held_out_proxies(digits, 20), detectors.held_out_proxies(digits, 20)
+    drawn = [name for name in first if "(drawn)" in name]
+    assert drawn and all(first[name] is again[name] for name in drawn)
+    with pytest.raises(ValueError, match="read-only"):
+        first[drawn[0]][0, 0, 0] = 1
