@@ -319,23 +319,40 @@ def _thickened_box(ink: np.ndarray, rows: np.ndarray, cols: np.ndarray, long_sid
     return binary_dilation(near, structure=xx**2 + yy**2 <= radius**2)[top - y0: bottom - y0, left - x0: right - x0]
 
 
-def mnist_format(ink: np.ndarray) -> np.ndarray:
-    """One binary character (True = ink) rendered the way MNIST's digits were made: strokes thickened to MNIST's
-    pen, the ink's bounding box scaled (anti-aliased, aspect kept) to fit 20x20, placed in 28x28 so that its
-    centre of mass is at the centre. uint8, white ink on black."""
+def _scaled_box(ink: np.ndarray) -> np.ndarray:
+    """One binary character's ink box with the pen thickened to MNIST's, scaled (anti-aliased, aspect kept) to fit
+    20x20: float32 in 0-1; empty for a blank image."""
     rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
     if rows.size == 0:
-        return np.zeros((28, 28), np.uint8)
+        return np.zeros((0, 0), np.float32)
     long_side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
     box = _thickened_box(ink, rows, cols, long_side).astype(np.float32)
     scale = 20 / long_side
     size = (max(1, round(box.shape[1] * scale)), max(1, round(box.shape[0] * scale)))
-    small = np.clip(np.asarray(Image.fromarray(box, mode="F").resize(size, Image.LANCZOS)), 0, 1)
-    top, left = (min(max(int(o), 0), 28 - n) for o, n in zip(mass_offsets(torch.from_numpy(small)[None]),
-                                                               (size[1], size[0])))
-    out = np.zeros((28, 28), np.float32)
-    out[top: top + size[1], left: left + size[0]] = small
+    return np.clip(np.asarray(Image.fromarray(box, mode="F").resize(size, Image.LANCZOS)), 0, 1)
+
+
+def mnist_format_all(inks) -> np.ndarray:
+    """Binary characters (True = ink; any iterable of 2-d arrays) rendered the way MNIST's digits were made:
+    strokes thickened to MNIST's pen, the ink's bounding box scaled to fit 20x20 (`_scaled_box`), placed in 28x28
+    so that its centre of mass is at the centre (the centres found in one batch). uint8 (N, 28, 28), white ink on
+    black."""
+    boxes = [_scaled_box(ink) for ink in inks]
+    padded = np.zeros((len(boxes), 20, 20), np.float32)  # zeros below and right leave each centre where it is
+    for i, box in enumerate(boxes):
+        padded[i, : box.shape[0], : box.shape[1]] = box
+    dy, dx = mass_offsets(torch.from_numpy(padded))
+    out = np.zeros((len(boxes), 28, 28), np.float32)
+    for i, box in enumerate(boxes):
+        height, width = box.shape
+        top, left = min(max(int(dy[i]), 0), 28 - height), min(max(int(dx[i]), 0), 28 - width)
+        out[i, top: top + height, left: left + width] = box
     return np.round(out * 255).astype(np.uint8)
+
+
+def mnist_format(ink: np.ndarray) -> np.ndarray:
+    """`mnist_format_all` of one character: uint8 (28, 28)."""
+    return mnist_format_all([ink])[0]
 
 
 def omniglot(paper: np.ndarray) -> dict[str, np.ndarray]:
@@ -344,7 +361,7 @@ def omniglot(paper: np.ndarray) -> dict[str, np.ndarray]:
     averaging, ink white, as drawn)."""
     ink = ~paper
     raw = np.stack([np.asarray(Image.fromarray(i.astype(np.uint8) * 255).resize((28, 28), Image.BOX)) for i in ink])
-    return {"Omniglot dev (MNIST format)": np.stack([mnist_format(i) for i in ink]), "Omniglot dev (raw)": raw}
+    return {"Omniglot dev (MNIST format)": mnist_format_all(ink), "Omniglot dev (raw)": raw}
 
 
 def noise_images(kind: str, n: int = NOISE_COUNT, seed: int = SEED) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Candidates for a better handwriting signal, judged on outliers they never saw (`../shared/GUIDE.md`, section 3:
-a detector is judged on families it was not trained on): leave one family out, and per-digit thresholds.
+a detector is judged on families it was not trained on): leave one family out, and three other candidates.
 
 Every family of made outliers is held out in turn: drawn by a program (strokes, blobs, scribbles; `outliers`)
 and made from MNIST digits (`outliers.MAKERS` and the proxies of `data.proxy_unknowns`). For each design (the
@@ -10,12 +10,14 @@ and inside the best system's sum of z-scores (kNN + L2 norm + digit-or-not, the 
 The runs are probe-sized so that the whole table trains in about 45 minutes on 2 CPU cores: a quarter of
 MNIST train, PROBE["epochs"] epochs, the same number of outliers in every run, spread evenly over its families.
 They compare designs; they do not reproduce the committed network. `python leave_out.py` writes
-report/leave_one_out.json, which the notebook shows; `python leave_out.py --per-class` prints the per-digit
-thresholds' figures.
+report/leave_one_out.json, which the notebook shows. Three more candidates print their figures: `--per-class`
+(per-digit thresholds), `--rotation` (a rotation-prediction signal, trained on no outlier family) and
+`--error-map` (the digit-or-not network reading the reconstruction error beside the image).
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 
@@ -32,7 +34,7 @@ from augment import style_augment
 from data import SEED, Split, mnist_splits, proxy_unknowns
 from loop import train_network
 from losses import classifier_loss, digit_or_not_loss
-from models import DigitOrNot, for_inference
+from models import FAST, DigitOrNot, for_inference
 from preprocess import batched
 from report import LEAVE_ONE_OUT, leave_one_out_table
 from train import digits_against
@@ -98,30 +100,46 @@ def measure(net: DigitOrNot, fixed: dict[str, dict[str, np.ndarray]], sets: dict
     return out
 
 
-def main() -> dict:
+def probe_digits(splits: dict[str, Split]) -> dict[str, Split]:
+    """The probe's digits: PROBE["digits"] of MNIST train at random, a fifth as many of the validation split."""
+    keep = np.random.default_rng(SEED).choice(len(splits["train"]), PROBE["digits"], replace=False)
+    return {"train": Split(splits["train"].images[keep], splits["train"].labels[keep]),
+            "val": Split(splits["val"].images[: PROBE["digits"] // 5], splits["val"].labels[: PROBE["digits"] // 5])}
+
+
+def probe() -> tuple[dict[str, Split], dict[str, dict[str, np.ndarray]], dict[str, np.ndarray],
+                     dict[str, dict[str, np.ndarray]]]:
+    """The probe's training and validation digits, their pools of every family, the measured sets (the validation
+    digits, PROBE["measured"] of each family made from them, the development set) and the committed kNN and L2
+    norm on those sets."""
     splits = mnist_splits()
-    rng = np.random.default_rng(SEED)
-    digits = splits["train"]
-    keep = rng.choice(len(digits), PROBE["digits"], replace=False)
-    train_digits = Split(digits.images[keep], digits.labels[keep])
-    val_digits = Split(splits["val"].images[: PROBE["digits"] // 5], splits["val"].labels[: PROBE["digits"] // 5])
-    train_pool = pools(train_digits, PROBE["outliers"], SEED + 1)
-    val_pool = pools(val_digits, PROBE["outliers"] // 10, SEED + 11)
+    digits = probe_digits(splits)
+    pool = {"train": pools(digits["train"], PROBE["outliers"], SEED + 1),
+            "val": pools(digits["val"], PROBE["outliers"] // 10, SEED + 11)}
     sets = {"MNIST validation": splits["val"].images} | pools(splits["val"], PROBE["measured"], SEED + 100)
     sets |= development()
     best = osr.load_osr_model(system="best").detector
     fixed_scorer = detectors.CombinedDetector(best.classifier, best.reconstruction, best.scorer, ("kNN", "L2 norm"))
-    fixed = {name: batched(fixed_scorer.raw_scores, images, centre=True) for name, images in sets.items()}
-    results = {}
-    for name, families in runs().items():
-        start = time.perf_counter()
-        net, history = train_network(DigitOrNot(), digit_or_not_loss,
-                                     family_split(train_digits, train_pool, families, PROBE["outliers"]),
-                                     family_split(val_digits, val_pool, families, PROBE["outliers"] // 10),
-                                     PROBE["epochs"], f"without {len(FAMILIES) - len(families)}: {name}"[:60],
-                                     augment=style_augment)
-        results[name] = {"families": list(families), "seconds": round(time.perf_counter() - start, 1),
-                         "rejected": measure(for_inference(net), fixed, sets)}
+    return digits, pool, sets, {name: batched(fixed_scorer.raw_scores, images, centre=True)
+                                for name, images in sets.items()}
+
+
+def trained_and_measured(net: torch.nn.Module, families: tuple[str, ...], name: str, digits: dict[str, Split],
+                         pool: dict[str, dict[str, np.ndarray]], sets: dict[str, np.ndarray],
+                         fixed: dict[str, dict[str, np.ndarray]]) -> dict:
+    """One probe run: `net` trained on the digits against `families`, then measured (`measure`)."""
+    start = time.perf_counter()
+    net, _ = train_network(net, digit_or_not_loss, family_split(digits["train"], pool["train"], families, PROBE["outliers"]),
+                           family_split(digits["val"], pool["val"], families, PROBE["outliers"] // 10),
+                           PROBE["epochs"], name[:60], augment=style_augment)
+    return {"families": list(families), "seconds": round(time.perf_counter() - start, 1),
+            "rejected": measure(for_inference(net), fixed, sets)}
+
+
+def main() -> dict:
+    digits, pool, sets, fixed = probe()
+    results = {name: trained_and_measured(DigitOrNot(), families, f"without {len(FAMILIES) - len(families)}: {name}",
+                                          digits, pool, sets, fixed) for name, families in runs().items()}
     out = {"probe": PROBE, "designs": {k: list(v) for k, v in DESIGNS.items()}, "runs": results}
     LEAVE_ONE_OUT.write_text(json.dumps(out, indent=1) + "\n")
     return out
@@ -160,11 +178,9 @@ def rotation_candidate() -> pd.DataFrame:
     and MNIST test: today's sum (kNN + L2 norm + digit-or-not, committed), each rotation score alone, and
     today's sum with it."""
     splits = mnist_splits()
-    keep = np.random.default_rng(SEED).choice(len(splits["train"]), PROBE["digits"], replace=False)
-    train_digits = Split(splits["train"].images[keep], splits["train"].labels[keep])
-    val_digits = Split(splits["val"].images[: PROBE["digits"] // 5], splits["val"].labels[: PROBE["digits"] // 5])
-    net, _ = train_network(DigitOrNot(outputs=4), classifier_loss, quarter_turns(train_digits),
-                           quarter_turns(val_digits), PROBE["epochs"], "quarter turns", augment=style_augment)
+    digits = probe_digits(splits)
+    net, _ = train_network(DigitOrNot(outputs=4), classifier_loss, quarter_turns(digits["train"]),
+                           quarter_turns(digits["val"]), PROBE["epochs"], "quarter turns", augment=style_augment)
     net = for_inference(net)
 
     def turned_away(x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -190,17 +206,54 @@ def rotation_candidate() -> pd.DataFrame:
         for score, parts in scores.items()} for name, r in raw.items()}).T
 
 
+class ErrorMapped(torch.nn.Module):
+    """A candidate input for the digit-or-not network: the image beside its reconstruction error (the image minus
+    the committed autoencoder's reconstruction of it, the map behind A's L2 norm), as two channels."""
+
+    INFERENCE = FAST
+
+    def __init__(self, autoencoder: torch.nn.Module):
+        super().__init__()
+        self.autoencoder = copy.deepcopy(autoencoder).float().requires_grad_(False)
+        self.net = DigitOrNot(channels=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float().contiguous()
+        with torch.no_grad():
+            error = x - self.autoencoder(x)
+        return self.net(torch.cat([x, error], 1))
+
+
+def error_map_candidate() -> pd.DataFrame:
+    """The digit-or-not network reading the reconstruction error beside the image (`ErrorMapped`), trained as
+    leave_one_out.json's run of today's design (strokes, blobs and the made families marked *; every other family
+    held out) and measured the same way, beside that run (the image alone): share rejected (%) at 1% of the
+    validation digits, the network alone and inside the best system's sum."""
+    digits, pool, sets, fixed = probe()
+    today = DESIGNS["drawn + made (today)"]
+    autoencoder = osr.load_osr_model(system="A").detector.autoencoder
+    mapped = trained_and_measured(ErrorMapped(autoencoder), today, "error map", digits, pool, sets, fixed)["rejected"]
+    image = json.loads(LEAVE_ONE_OUT.read_text())["runs"][" + ".join(today)]["rejected"]
+    return pd.DataFrame({f"{name} *" if name in today else name: {
+        (run, score): found[name][score] for run, found in (("image alone", image), ("with the error map", mapped))
+        for score in ("alone", "sum")} for name in mapped}).T
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-class", action="store_true",
                         help="measure per-digit thresholds instead (no training, about 70 s)")
     parser.add_argument("--rotation", action="store_true",
                         help="measure a rotation-prediction signal instead (one probe-sized training run)")
+    parser.add_argument("--error-map", action="store_true",
+                        help="measure the digit-or-not network reading the reconstruction error too (one run)")
     args = parser.parse_args()
     if args.per_class:
         print(per_class_thresholds().round(2).to_string())
     elif args.rotation:
         print(rotation_candidate().round(1).to_string())
+    elif args.error_map:
+        print(error_map_candidate().round(1).to_string())
     else:
         found = main()
         for score in ("sum", "alone"):

@@ -186,13 +186,13 @@ class DigitOrNot(nn.Module):
     digits against outliers drawn by a program (`outliers`), both under the same random pen and blur
     (`augment.style_augment`) so that only shape tells them apart."""
 
-    def __init__(self, width: int = 32, hidden: int = 128, outputs: int = 1):
+    def __init__(self, width: int = 32, hidden: int = 128, outputs: int = 1, channels: int = 1):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, width, 3, padding=1)
+        self.conv1 = nn.Conv2d(channels, width, 3, padding=1)
         self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1)
         self.conv3 = nn.Conv2d(2 * width, 2 * width, 3, padding=1)
         self.fc = nn.Linear(2 * width * 7 * 7, hidden)
-        self.out = nn.Linear(hidden, outputs)  # more than one: a candidate's head (`leave_out.rotation_candidate`)
+        self.out = nn.Linear(hidden, outputs)  # outputs, channels: candidates' heads and inputs (`leave_out`)
         self.drop = nn.Dropout(0.3)
 
     INFERENCE = FAST

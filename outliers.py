@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from data import OMNIGLOT_PEN, SEED, Split, mnist_format
+from data import OMNIGLOT_PEN, SEED, Split, mnist_format_all
 
 CANVAS = 105  # px, Omniglot's drawing size: the pen and the rendering are then those of data.mnist_format
 PEN = round(OMNIGLOT_PEN)
@@ -24,18 +24,27 @@ TRAINED = ("strokes", "blobs")
 HELD_OUT = ("scribbles",)  # a second pen model: selection only
 
 
-def _render(paths: list[np.ndarray], as_drawn: bool) -> np.ndarray:
-    """Polylines (points in canvas pixels) drawn with the pen, in MNIST's format or, `as_drawn`, the canvas
-    shrunk to 28x28 as it is (data.omniglot's "raw" rendering: a thin pen, the character where it was drawn)."""
+def _canvas(paths: list[np.ndarray]) -> np.ndarray:
+    """Polylines (points in canvas pixels) drawn with the pen: bool (CANVAS, CANVAS), True = ink."""
     canvas = Image.new("1", (CANVAS, CANVAS))
     draw = ImageDraw.Draw(canvas)
     for path in paths:
         draw.line([tuple(p) for p in path], fill=1, width=PEN, joint="curve")
         for end in (path[0], path[-1]):  # round pen ends, as a pen lifted from paper leaves them
             draw.ellipse([*(end - PEN / 2), *(end + PEN / 2)], fill=1)
-    if as_drawn:
-        return np.asarray(canvas.convert("L").resize((28, 28), Image.BOX))
-    return mnist_format(np.asarray(canvas, bool))
+    return np.asarray(canvas, bool)
+
+
+def _render(characters: list[list[np.ndarray]]) -> np.ndarray:
+    """Pen paths drawn (`_canvas`), every other character in MNIST's format (`data.mnist_format_all`), the ones
+    between as drawn: the canvas shrunk to 28x28 as it is (data.omniglot's "raw" rendering: a thin pen, the
+    character where it was drawn)."""
+    out = np.empty((len(characters), 28, 28), np.uint8)
+    out[0::2] = mnist_format_all(_canvas(paths) for paths in characters[0::2])
+    for i in range(1, len(characters), 2):
+        shrunk = Image.fromarray(_canvas(characters[i]).astype(np.uint8) * 255).resize((28, 28), Image.BOX)
+        out[i] = np.asarray(shrunk)
+    return out
 
 
 def _bezier(rng: np.random.Generator, points: int = 40) -> np.ndarray:
@@ -49,7 +58,7 @@ def _bezier(rng: np.random.Generator, points: int = 40) -> np.ndarray:
 def strokes(n: int, seed: int = SEED) -> np.ndarray:
     """Pseudo-characters of 1-4 cubic Bezier strokes (training family)."""
     rng = np.random.default_rng(seed)
-    return np.stack([_render([_bezier(rng) for _ in range(rng.integers(1, 5))], i % 2 == 1) for i in range(n)])
+    return _render([[_bezier(rng) for _ in range(rng.integers(1, 5))] for _ in range(n)])
 
 
 def _scribble(rng: np.random.Generator) -> np.ndarray:
@@ -72,7 +81,7 @@ def _scribble(rng: np.random.Generator) -> np.ndarray:
 def scribbles(n: int, seed: int = SEED) -> np.ndarray:
     """Pseudo-characters of 1-2 arc-and-segment pen paths (held-out family)."""
     rng = np.random.default_rng(seed)
-    return np.stack([_render([_scribble(rng) for _ in range(rng.integers(1, 3))], i % 2 == 1) for i in range(n)])
+    return _render([[_scribble(rng) for _ in range(rng.integers(1, 3))] for _ in range(n)])
 
 
 _WINDOW = np.exp(-((np.arange(28) - 13.5) ** 2)[:, None] / 128 - ((np.arange(28) - 13.5) ** 2)[None] / 128)

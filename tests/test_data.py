@@ -108,6 +108,19 @@ def test_mnist_format_fits_the_ink_in_20px_and_centres_its_mass():
     assert abs((img * xx).sum() / mass - preprocess.MNIST_CENTRE) <= 0.5
 
 
+def test_mnist_format_all_renders_a_batch_as_one_character_at_a_time_and_a_blank_as_black():
+    rng = np.random.default_rng(0)
+    inks = [np.zeros((105, 105), bool)]
+    for size in (8, 30, 90):  # boxes of every shape: tall, wide, square, at random places
+        ink = np.zeros((105, 105), bool)
+        top, left = rng.integers(0, 105 - size, 2)
+        ink[top: top + size, left: left + rng.integers(2, size + 1)] = rng.random((size, 1)) > 0.3
+        inks += [ink, ink.T.copy()]
+    together = data.mnist_format_all(inks)
+    assert together.shape == (7, 28, 28) and not together[0].any()
+    assert all(np.array_equal(together[i], data.mnist_format(ink)) for i, ink in enumerate(inks))
+
+
 @pytest.mark.thorough
 def test_omniglot_comes_in_two_renderings_of_all_19280_characters(ood):
     sets = {name: split.images for name, split in ood.items() if name.startswith("Omniglot")}

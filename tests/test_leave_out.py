@@ -65,3 +65,13 @@ def test_the_rotation_candidate_learns_each_digit_under_four_turns_labelled_by_t
     assert np.array_equal(turned.images[7], digits.images[1][::-1, ::-1])
     x = torch.zeros(5, 1, 28, 28)
     assert DigitOrNot(outputs=4)(x).shape == (5, 4) and DigitOrNot()(x).shape == (5,)
+
+
+def test_the_error_map_candidate_reads_the_image_and_its_reconstruction_error():
+    import torch
+
+    from models import Autoencoder
+
+    net = leave_out.ErrorMapped(Autoencoder())
+    assert net.net.conv1.in_channels == 2 and net(torch.zeros(3, 1, 28, 28)).shape == (3,)
+    assert not any(p.requires_grad for p in net.autoencoder.parameters())  # the committed autoencoder stays as it is
