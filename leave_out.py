@@ -10,9 +10,10 @@ and inside the best system's sum of z-scores (kNN + L2 norm + digit-or-not, the 
 The runs are probe-sized so that the whole table trains in about 45 minutes on 2 CPU cores: a quarter of
 MNIST train, PROBE["epochs"] epochs, the same number of outliers in every run, spread evenly over its families.
 They compare designs; they do not reproduce the committed network. `python leave_out.py` writes
-report/leave_one_out.json, which the notebook shows. Three more candidates print their figures: `--per-class`
-(per-digit thresholds), `--rotation` (a rotation-prediction signal, trained on no outlier family) and
-`--error-map` (the digit-or-not network reading the reconstruction error beside the image).
+report/leave_one_out.json, which the notebook shows. Three more candidates (`OTHERS`) print their figures and
+save them to report/candidates.json, which REPORT shows: `--per-class` (per-digit thresholds), `--rotation` (a
+rotation-prediction signal, trained on no outlier family) and `--error-map` (the digit-or-not network reading the
+reconstruction error beside the image).
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ from loop import train_network
 from losses import classifier_loss, digit_or_not_loss
 from models import FAST, DigitOrNot, for_inference
 from preprocess import batched
-from report import LEAVE_ONE_OUT, leave_one_out_table
+from report import LEAVE_ONE_OUT, leave_one_out_table, save_candidate
 from train import digits_against
 
 FAMILIES = ("strokes", "blobs", "scribbles", *outliers.MAKERS, *data.PROXY_NAMES)
@@ -235,8 +236,31 @@ def error_map_candidate() -> pd.DataFrame:
     mapped = trained_and_measured(ErrorMapped(autoencoder), today, "error map", digits, pool, sets, fixed)["rejected"]
     image = json.loads(LEAVE_ONE_OUT.read_text())["runs"][" + ".join(today)]["rejected"]
     return pd.DataFrame({f"{name} *" if name in today else name: {
-        (run, score): found[name][score] for run, found in (("image alone", image), ("with the error map", mapped))
-        for score in ("alone", "sum")} for name in mapped}).T
+        f"{run}: {'in the sum' if score == 'sum' else score}": found[name][score]
+        for run, found in (("image alone", image), ("with the error map", mapped)) for score in ("alone", "sum")}
+        for name in mapped}).T
+
+
+OTHERS = {  # option: (the run, its name in REPORT, what it measured), each saved to report/candidates.json
+    "per_class": (per_class_thresholds, "per-digit thresholds",
+                  "No training: one threshold per digit read, each rejecting 1% of the validation digits read as "
+                  "that digit, against the best model's one threshold (the same false alarms in all). Share "
+                  "rejected (%) of the selection's held-out proxies, MNIST test and the development set (every "
+                  "fourth character). Not adopted."),
+    "rotation": (rotation_candidate, "a rotation-prediction signal",
+                 "A network with the digit-or-not network's body and four outputs, trained on the probe's digits to "
+                 "say which quarter turn each was given: trained on no outlier family, so every family is held out "
+                 "from it. Its score: the cross-entropy of \"not turned\", from one pass or summed over the four "
+                 "turns. Share rejected (%) at 1% of validation digits by today's sum (the committed kNN + L2 norm "
+                 "+ digit-or-not), by the rotation score alone and by the sum with it; * marks the families the "
+                 "committed digit-or-not network trained on. Not adopted."),
+    "error_map": (error_map_candidate, "the reconstruction error as an input",
+                  "The digit-or-not network reading the image beside its reconstruction error (the image minus the "
+                  "committed autoencoder's reconstruction), trained as the leave-one-out run of today's design and "
+                  "measured the same way, beside that run: share rejected (%) at 1% of validation digits, by the "
+                  "network alone and in the best model's sum; * marks the families both runs trained on. Not "
+                  "adopted."),
+}
 
 
 if __name__ == "__main__":
@@ -248,12 +272,12 @@ if __name__ == "__main__":
     parser.add_argument("--error-map", action="store_true",
                         help="measure the digit-or-not network reading the reconstruction error too (one run)")
     args = parser.parse_args()
-    if args.per_class:
-        print(per_class_thresholds().round(2).to_string())
-    elif args.rotation:
-        print(rotation_candidate().round(1).to_string())
-    elif args.error_map:
-        print(error_map_candidate().round(1).to_string())
+    option = next((option for option in OTHERS if getattr(args, option)), None)
+    if option:
+        run, name, what = OTHERS[option]
+        table = run()
+        print(table.round(1).to_string())
+        save_candidate(name, f"python leave_out.py --{option.replace('_', '-')}", what, table)
     else:
         found = main()
         for score in ("sum", "alone"):

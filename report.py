@@ -33,6 +33,7 @@ RENDERED_NOTE = ("<!-- Rendered by the notebook (OSR_WRITE_REPORT=1) from report
 REPORT = ROOT / "report" / "REPORT.md"
 BENCH = ROOT / "report" / "bench.json"
 LEAVE_ONE_OUT = ROOT / "report" / "leave_one_out.json"  # written by leave_out.py
+CANDIDATES = ROOT / "report" / "candidates.json"  # written by leave_out.py --per-class, --rotation, --error-map
 RESULT_DECIMALS = 4  # percentages to 1e-4 points: far below what any table shows, far above float noise
 TOLERANCE = 0.05  # points: how far a rerun's number may be from the results file before the check fails
 
@@ -262,6 +263,18 @@ def load_leave_one_out(path: Path = LEAVE_ONE_OUT) -> dict:
     return json.loads(path.read_text())
 
 
+def load_candidates(path: Path = CANDIDATES) -> dict:
+    """leave_out.py's other candidates (report/candidates.json): name -> command, what was measured, table."""
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save_candidate(name: str, command: str, what: str, table: pd.DataFrame, path: Path = CANDIDATES) -> None:
+    """One candidate's table (rows: sets, columns: scores, % rejected), beside those already in the file."""
+    found = load_candidates(path) | {name: {"command": command, "what": what,
+                                            "table": rounded(table.to_dict(orient="index"))}}
+    path.write_text(json.dumps(found, indent=1) + "\n")
+
+
 def load_bench(path: Path = BENCH) -> dict | None:
     """bench.py's figures (report/bench.json), or None where it was never run."""
     return json.loads(path.read_text()) if path.exists() else None
@@ -386,9 +399,9 @@ def markdown_table(table: pd.DataFrame, digits: int = 1) -> str:
     return "\n".join(lines)
 
 
-def handwriting_markdown(results: dict, found: dict | None) -> str:
-    """The report's evidence on handwriting beyond the test sets: the leave-one-family-out table (leave_out.py)
-    and where the data ends (notebook section 10.3)."""
+def handwriting_markdown(results: dict, found: dict | None, candidates: dict | None = None) -> str:
+    """The report's evidence on handwriting beyond the test sets: the leave-one-family-out table (leave_out.py),
+    the other candidates measured (leave_out.py's options) and where the data ends (notebook section 10.3)."""
     parts = []
     if found is not None:
         table = leave_one_out_table(found).astype(object)
@@ -400,6 +413,9 @@ def handwriting_markdown(results: dict, found: dict | None) -> str:
                      f"best model's sum, by a network trained on each design's families less the one measured "
                      f"(the development set: by the network trained on all of them):\n\n"
                      + markdown_table(table))
+    for name, candidate in (candidates or {}).items():
+        parts.append(f"**Candidate: {name}** (`{candidate['command']}`). {candidate['what']}\n\n"
+                     + markdown_table(pd.DataFrame(candidate["table"]).T))
     if "written like a digit" in results["shown"]:
         limits = pd.DataFrame(results["shown"]["written like a digit"]).T.astype({"images": int})
         sets = limits.loc[[name for name in limits.index if ": " not in name]]
@@ -417,7 +433,8 @@ def render_report(results: dict, manifest: dict, template: Path = REPORT_TEMPLAT
     text = re.sub(r"<!-- This file is the template.*?-->", RENDERED_NOTE, template.read_text(), count=1, flags=re.S)
     return text.format(
         r=results["systems"], m=manifest, seed=SEED_REPORTED, seed_b=SEED_B_SETS, emnist=emnist_markdown(results),
-        handwriting=handwriting_markdown(results, load_leave_one_out() if LEAVE_ONE_OUT.exists() else None),
+        handwriting=handwriting_markdown(results, load_leave_one_out() if LEAVE_ONE_OUT.exists() else None,
+                                         load_candidates()),
         results_tables=results_tables(results), speed=speed_markdown(load_bench()),
         robustness_table=robustness_markdown(results), literature_tables=literature_markdown(results),
         selected=" + ".join(manifest["systems"]["best"]["components"]),

@@ -384,3 +384,16 @@ def test_near_families_are_made_from_the_digits_given_and_drawn():
     families = evaluate.near_families(digits, 100)
     assert list(families) == ["chimera (made)", "mirrored (made)", "quarter turn (made)", "scribbles (drawn)"]
     assert len(families["scribbles (drawn)"]) == 100 and 0 < len(families["mirrored (made)"]) < 100
+
+
+def test_a_saved_candidate_sits_beside_the_others_and_renders_in_the_report(tmp_path):
+    path = tmp_path / "candidates.json"
+    report.save_candidate("a", "python leave_out.py --a", "What a measured.", pd.DataFrame({"x": {"set": 1.23456}}),
+                          path)
+    report.save_candidate("b", "python leave_out.py --b", "What b measured.", pd.DataFrame({"y": {"set": 2.0}}), path)
+    report.save_candidate("a", "python leave_out.py --a", "Measured again.", pd.DataFrame({"x": {"set": 3.0}}), path)
+    found = report.load_candidates(path)
+    assert list(found) == ["a", "b"] and found["a"]["table"] == {"set": {"x": 3.0}}  # a rerun replaces its entry
+    text = report.handwriting_markdown({"shown": {}}, None, found)
+    assert "**Candidate: b** (`python leave_out.py --b`). What b measured.\n\n| | y |\n|---|---|\n| set | 2.0 |" in text
+    assert report.load_candidates(tmp_path / "none.json") == {}
