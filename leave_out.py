@@ -108,17 +108,22 @@ def probe_digits(splits: dict[str, Split]) -> dict[str, Split]:
             "val": Split(splits["val"].images[: PROBE["digits"] // 5], splits["val"].labels[: PROBE["digits"] // 5])}
 
 
+def measured_sets(splits: dict[str, Split]) -> dict[str, np.ndarray]:
+    """What every probe is measured on: the validation digits, PROBE["measured"] of each family made from them,
+    the development set."""
+    return ({"MNIST validation": splits["val"].images} | pools(splits["val"], PROBE["measured"], SEED + 100)
+            | development())
+
+
 def probe() -> tuple[dict[str, Split], dict[str, dict[str, np.ndarray]], dict[str, np.ndarray],
                      dict[str, dict[str, np.ndarray]]]:
-    """The probe's training and validation digits, their pools of every family, the measured sets (the validation
-    digits, PROBE["measured"] of each family made from them, the development set) and the committed kNN and L2
-    norm on those sets."""
+    """The probe's training and validation digits, their pools of every family, the measured sets
+    (`measured_sets`) and the committed kNN and L2 norm on those sets."""
     splits = mnist_splits()
     digits = probe_digits(splits)
     pool = {"train": pools(digits["train"], PROBE["outliers"], SEED + 1),
             "val": pools(digits["val"], PROBE["outliers"] // 10, SEED + 11)}
-    sets = {"MNIST validation": splits["val"].images} | pools(splits["val"], PROBE["measured"], SEED + 100)
-    sets |= development()
+    sets = measured_sets(splits)
     best = osr.load_osr_model(system="best").detector
     fixed_scorer = detectors.CombinedDetector(best.classifier, best.reconstruction, best.scorer, ("kNN", "L2 norm"))
     return digits, pool, sets, {name: batched(fixed_scorer.raw_scores, images, centre=True)
@@ -190,8 +195,7 @@ def rotation_candidate() -> pd.DataFrame:
             return torch.logsumexp(logits, 1) - logits[:, k]
         return {"rotation (1 pass)": loss(0), "rotation (4 passes)": sum(loss(k) for k in range(4))}
 
-    sets = {"MNIST validation": splits["val"].images} | pools(splits["val"], PROBE["measured"], SEED + 100)
-    sets |= development() | {"MNIST test": splits["test"].images}
+    sets = measured_sets(splits) | {"MNIST test": splits["test"].images}
     best = osr.load_osr_model(system="best").detector
     today = detectors.CombinedDetector(best.classifier, best.reconstruction, best.scorer, SUM,
                                        digit_or_not=best.digit_or_not)
