@@ -75,3 +75,24 @@ def test_the_error_map_candidate_reads_the_image_and_its_reconstruction_error():
     net = leave_out.ErrorMapped(Autoencoder())
     assert net.net.conv1.in_channels == 2 and net(torch.zeros(3, 1, 28, 28)).shape == (3,)
     assert not any(p.requires_grad for p in net.autoencoder.parameters())  # the committed autoencoder stays as it is
+
+
+def test_pushed_outliers_stay_near_where_they_started_and_look_more_like_digits_to_the_network():
+    import torch
+
+    from models import DigitOrNot
+    from preprocess import MNIST_MEAN, MNIST_STD
+
+    torch.manual_seed(0)
+    net = DigitOrNot().train()
+    start = (torch.rand(16, 1, 28, 28) - MNIST_MEAN) / MNIST_STD
+    moved = leave_out.pushed(net, start)
+    ink = lambda x: x * MNIST_STD + MNIST_MEAN  # noqa: E731
+    assert (ink(moved) - ink(start)).abs().max() <= leave_out.ACET["radius"] + 1e-5
+    assert ink(moved).min() >= -1e-5 and ink(moved).max() <= 1 + 1e-5
+    assert net.training and not moved.requires_grad  # the search leaves the network as it found it
+    with torch.no_grad():
+        net.eval()
+        assert net(moved).mean() < net(start).mean()  # lower "not a digit" logit: pushed towards the digits
+    loss, correct = leave_out.pushed_towards_digits(net.train(), start, torch.ones(16, dtype=torch.long))
+    assert loss.requires_grad and 0 <= int(correct) <= 16  # counted on the batch as given
