@@ -3,7 +3,8 @@ drawn ones, which hold no data from any image set, and near-digit ones made from
 
 Two drawn families train the digit-or-not network (`models.DigitOrNot`): pen strokes (1-4 cubic Bezier curves)
 and smooth blobs. One is kept for selection and never trained on: pen scribbles made of circular arcs and
-straight segments. Strokes and scribbles are drawn on a 105 px canvas with Omniglot's pen width and rendered as
+straight segments. A third, oscillating pen paths ("loops"), is a candidate measured by `leave_out.py --pens`.
+Strokes, scribbles and loops are drawn on a 105 px canvas with Omniglot's pen width and rendered as
 MNIST's digits were made (`data.mnist_format`: MNIST's pen, the ink box scaled into 20x20, centred by mass);
 blobs are thresholded smooth noise with soft edges, anywhere in the frame. Two made families train it too
 (`MAKERS`): side chimeras (the left and right halves of two digits of different classes) and digits turned
@@ -22,6 +23,7 @@ CANVAS = 105  # px, Omniglot's drawing size: the pen and the rendering are then 
 PEN = round(OMNIGLOT_PEN)
 TRAINED = ("strokes", "blobs")
 HELD_OUT = ("scribbles",)  # a second pen model: selection only
+CANDIDATES = ("loops",)  # a third pen model, measured as a candidate only (`leave_out.py --pens`)
 
 
 def _canvas(paths: list[np.ndarray]) -> np.ndarray:
@@ -84,6 +86,32 @@ def scribbles(n: int, seed: int = SEED) -> np.ndarray:
     return _render([[_scribble(rng) for _ in range(rng.integers(1, 3))] for _ in range(n)])
 
 
+def _oscillation(rng: np.random.Generator, points: int = 120) -> np.ndarray:
+    """One pen path after Hollerbach's oscillation model of handwriting (Biological Cybernetics, 1981): the pen
+    swings up and down and left and right at one frequency while drifting sideways, for 0.6-2.5 cycles; the
+    amplitudes and the phase between the two swings change from one half-cycle to the next (what makes an e, an l
+    or a u of the same motion), then a slant, sometimes a turn, a size of 40-80% of the canvas."""
+    cycles = rng.uniform(0.6, 2.5)
+    t = np.linspace(0, 2 * np.pi * cycles, points)
+    knots = np.linspace(0, t[-1], int(np.ceil(2 * cycles)) + 2)
+    wide, tall = (np.interp(t, knots, rng.uniform(low, 1.0, len(knots))) for low in (0.2, 0.4))
+    phase = np.interp(t, knots, rng.normal(np.pi / 2, 0.6, len(knots)))
+    x = wide * np.sin(t + phase) + rng.uniform(0.0, 1.0) * t / (2 * np.pi)
+    y = tall * np.sin(t)
+    x = x + rng.uniform(-0.5, 0.5) * y  # slant
+    turn = rng.uniform(0, 2 * np.pi) if rng.random() < 0.3 else 0.0
+    path = np.stack([np.cos(turn) * x - np.sin(turn) * y, np.sin(turn) * x + np.cos(turn) * y], 1)
+    path = path - path.min(0)
+    path = path / max(path.max(), 1e-9) * rng.uniform(0.4, 0.8) * CANVAS
+    return path + rng.uniform(0.1 * CANVAS, 0.9 * CANVAS - path.max(0))
+
+
+def loops(n: int, seed: int = SEED) -> np.ndarray:
+    """Pseudo-characters of 1-2 oscillating pen paths (`_oscillation`; candidate family)."""
+    rng = np.random.default_rng(seed)
+    return _render([[_oscillation(rng) for _ in range(1 if rng.random() < 0.7 else 2)] for _ in range(n)])
+
+
 _WINDOW = np.exp(-((np.arange(28) - 13.5) ** 2)[:, None] / 128 - ((np.arange(28) - 13.5) ** 2)[None] / 128)
 
 
@@ -102,7 +130,7 @@ def blobs(n: int, seed: int = SEED) -> np.ndarray:
     return out
 
 
-GENERATORS = {"strokes": strokes, "blobs": blobs, "scribbles": scribbles}
+GENERATORS = {"strokes": strokes, "blobs": blobs, "scribbles": scribbles, "loops": loops}
 
 
 def draw(family: str, n: int, seed: int = SEED) -> np.ndarray:

@@ -26,7 +26,7 @@ def test_each_family_is_seeded_uint8_28x28_with_ink_in_every_image(family):
 
 def test_pen_families_come_in_mnist_format_and_as_drawn():
     """Even images: the ink box scaled into 20x20 and centred by mass, as MNIST's digits; odd: as drawn."""
-    for family in ("strokes", "scribbles"):
+    for family in ("strokes", "scribbles", "loops"):
         images = outliers.draw(family, 40, seed=1)
         formatted = images[::2] > 0
         rows, cols = formatted.any(2), formatted.any(1)
@@ -75,6 +75,7 @@ def test_selection_ranks_on_families_the_digit_or_not_network_never_saw():
     digits = Split(np.zeros((50, 28, 28), np.uint8) + np.eye(28, dtype=np.uint8) * 255, np.arange(50) % 10)
     held_out, trained = detectors.held_out_proxies(digits, 20), detectors.trained_proxies(digits, 20)
     assert not set(outliers.HELD_OUT) & set(outliers.TRAINED)
+    assert not set(outliers.CANDIDATES) & set(train.DRAWN)  # a candidate family trains only leave_out.py's probes
     assert set(train.DRAWN) == set(outliers.TRAINED) and set(train.MADE) == set(outliers.MAKERS)
     trained_on = (*outliers.TRAINED, *outliers.MAKERS)
     assert not any(f in name for f in trained_on for name in held_out)
