@@ -46,7 +46,7 @@ def epoch_seconds(splits: dict[str, Split]) -> dict[str, float]:
         "system B (joint)": lambda: loop.train_network(SystemB(), losses.system_b_loss(torch.Generator()),
                                                         splits["train"], splits["val"], 1, "bench",
                                                         lr=0.01, batch_size=200, schedule=loop.step_lr),
-        "digit-or-not (best)": lambda: loop.train_network(DigitOrNot(), losses.digit_or_not_loss, *drawn, 1, "bench",
+        "digit-or-not (best)": lambda: loop.train_network(DigitOrNot(), losses.k_plus_one_loss, *drawn, 1, "bench",
                                                            augment=augment.style_augment),
         "a literature split network (one of fifteen)": lambda: train.train_split_network(
             splits, protocols.SPLITS[0], 1),

@@ -7,13 +7,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from augment import half_batch_augment
+from data import UNKNOWN
 from models import SystemB
 
 
+def k_plus_one_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """The digit-or-not network's loss: cross-entropy over its eleven outputs (y: the digit, or UNKNOWN for an
+    outlier), and the number of images given their class."""
+    logits = net.logits(x)
+    return F.cross_entropy(logits, y), (logits.argmax(1) == y).sum()
+
+
 def digit_or_not_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Binary cross-entropy of "not a digit" (label 1 = drawn outlier) and the number of correct decisions."""
-    logits = net(x)
-    return F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype)), ((logits > 0) == (y > 0)).sum()
+    """A binary network's loss (`leave_out.py`'s probes of the families): cross-entropy of one "not a digit" logit
+    (y == UNKNOWN: an outlier), and the number of correct decisions."""
+    logits, outlier = net(x), y == UNKNOWN
+    return F.binary_cross_entropy_with_logits(logits, outlier.to(logits.dtype)), ((logits > 0) == outlier).sum()
 
 
 def contrastive_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: float = 1.0) -> torch.Tensor:

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from data import UNKNOWN
 from preprocess import MNIST_MEAN, MNIST_STD
 
 # How a network runs inference: (dtype, memory format of its weights). Classifiers run in float32 with
@@ -181,27 +182,36 @@ class BNAutoencoder(nn.Module):
 
 
 class DigitOrNot(nn.Module):
-    """The trained outlier signal: a small CNN (3 conv layers 32-64-64, two max-pools, FC 128) whose one logit
-    says "not a digit". Trained apart from the classifier (its closed-set accuracy stays untouched) on MNIST
-    digits against outliers drawn by a program (`outliers`), both under the same random pen and blur
-    (`augment.style_augment`) so that only shape tells them apart."""
+    """The trained outlier signal: a small CNN (3 conv layers 32-64-64, two max-pools, FC 128) with eleven outputs,
+    the ten digits and "not a digit" (`data.UNKNOWN`), trained as one classifier (`losses.k_plus_one_loss`), so
+    that it must learn each digit's shape, not only what sets the outliers apart (`leave_out.py --k-plus-one`
+    measured it against one "not a digit" logit). Trained apart from the classifier (its closed-set accuracy stays
+    untouched) on MNIST digits against outliers made by a program (`outliers`), both under the same random pen and
+    blur (`augment.style_augment`) so that only shape tells them apart."""
 
-    def __init__(self, width: int = 32, hidden: int = 128, outputs: int = 1, channels: int = 1):
+    def __init__(self, width: int = 32, hidden: int = 128, outputs: int = UNKNOWN + 1, channels: int = 1):
         super().__init__()
         self.conv1 = nn.Conv2d(channels, width, 3, padding=1)
         self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1)
         self.conv3 = nn.Conv2d(2 * width, 2 * width, 3, padding=1)
         self.fc = nn.Linear(2 * width * 7 * 7, hidden)
-        self.out = nn.Linear(hidden, outputs)  # outputs, channels: candidates' heads and inputs (`leave_out`)
+        self.out = nn.Linear(hidden, outputs)  # other outputs, channels: leave_out.py's probes and candidates
         self.drop = nn.Dropout(0.3)
 
     INFERENCE = FAST
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """One logit per image, higher = less like a digit (with several outputs, all of them)."""
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Every output's logit."""
         x = F.max_pool2d(F.relu(self.conv1(_as_input(x, self.conv1.weight))), 2)
         x = F.relu(self.conv3(F.max_pool2d(F.relu(self.conv2(x)), 2)))
-        logits = self.out(self.drop(F.relu(self.fc(torch.flatten(x, 1)))))
+        return self.out(self.drop(F.relu(self.fc(torch.flatten(x, 1)))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One score per image, higher = less like a digit: the log-odds of "not a digit" against the ten digits;
+        with one output (a probe's binary network), its logit; with other counts, every logit."""
+        logits = self.logits(x)
+        if logits.shape[1] == UNKNOWN + 1:
+            return logits[:, UNKNOWN] - torch.logsumexp(logits[:, :UNKNOWN], 1)
         return logits[:, 0] if logits.shape[1] == 1 else logits
 
 

@@ -33,7 +33,7 @@ RENDERED_NOTE = ("<!-- Rendered by the notebook (OSR_WRITE_REPORT=1) from report
 REPORT = ROOT / "report" / "REPORT.md"
 BENCH = ROOT / "report" / "bench.json"
 LEAVE_ONE_OUT = ROOT / "report" / "leave_one_out.json"  # written by leave_out.py
-CANDIDATES = ROOT / "report" / "candidates.json"  # written by leave_out.py --per-class, --rotation, --error-map
+CANDIDATES = ROOT / "report" / "candidates.json"  # written by leave_out.py's candidate options
 RESULT_DECIMALS = 4  # percentages to 1e-4 points: far below what any table shows, far above float noise
 TOLERANCE = 0.05  # points: how far a rerun's number may be from the results file before the check fails
 
@@ -342,10 +342,12 @@ def gains_table(results: dict[str, dict], best: str = "best") -> pd.DataFrame:
 def leave_one_out_table(found: dict, score: str = "sum") -> pd.DataFrame:
     """leave_out.py's runs as one table: per measured family (rows) and design (columns), the share (%) rejected
     @1% by the network trained on the design's families less that one (the development set's row: by the network
-    trained on all of them), with the best system's other scores (`score` "sum") or alone ("alone"); then the
-    mean over the families and, per design, on how many families it rejects more than the first design."""
+    trained on all of them), with the best system's other scores (`score` "sum") or alone ("alone"), from the
+    shared "runs" or a design's "own runs" (a candidate network's); then the mean over the families and, per
+    design, on how many families it rejects more than the first design."""
     measured = [name for name in next(iter(found["runs"].values()))["rejected"] if name != evaluate.REFERENCE]
-    rows = {name: {design: found["runs"][" + ".join(f for f in families if f != name)]["rejected"][name][score]
+    runs = {design: found.get("own runs", {}).get(design, found["runs"]) for design in found["designs"]}
+    rows = {name: {design: runs[design][" + ".join(f for f in families if f != name)]["rejected"][name][score]
                    for design, families in found["designs"].items()} for name in measured}
     table = pd.DataFrame(rows).T
     families = table.loc[[name for name in measured if name not in DEVELOPMENT]]
@@ -441,3 +443,35 @@ def render_report(results: dict, manifest: dict, template: Path = REPORT_TEMPLAT
         drawn=" + ".join(f"{n:,} {family}" for family, n in manifest["systems"]["best"]["outliers"].items()),
         worst_auroc=min(v["AUROC"] for v in best_sets.values()),
         worst_fpr95=max(v["FPR95"] for v in best_sets.values()))
+
+
+def before_after(before: dict, after: dict, system: str = "best") -> pd.DataFrame:
+    """One system's figures in two results files (e.g. before and after a change): per set, its OSR accuracy (an
+    OOD set: the share rejected; MNIST test: the share read right and kept) and the AUROC, the development set
+    labelled so; then closed-set accuracy and the seed protocol's total."""
+    rows = {}
+    for name in after["systems"][system]["per_set"]:
+        row = rows[f"{name} (development)" if name in DEVELOPMENT else name] = {}
+        for when, results in (("before", before), ("after", after)):
+            found = results["systems"][system]
+            row[f"accuracy %, {when}"] = found["per_set"].get(name, np.nan)
+            row[f"AUROC, {when}"] = found["ood"].get(name, {}).get("AUROC", np.nan)
+    for key, name in (("closed_set", "closed-set accuracy %"), ("seed_protocol", "seed protocol total %")):
+        values = [results["systems"][system][key] for results in (before, after)]
+        rows[name] = {f"accuracy %, {when}": v if key == "closed_set" else v["total"]
+                      for when, v in zip(("before", "after"), values)}
+    return pd.DataFrame(rows).T
+
+
+if __name__ == "__main__":
+    import argparse
+    import subprocess
+
+    parser = argparse.ArgumentParser(description="A system's figures in report/results.json beside those of an "
+                                                 "earlier commit (`before_after`).")
+    parser.add_argument("--before", required=True, help="the git revision to compare with, e.g. HEAD~3")
+    parser.add_argument("--system", default="best", choices=("best", "A", "B"))
+    args = parser.parse_args()
+    old = subprocess.run(["git", "show", f"{args.before}:report/results.json"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    print(before_after(json.loads(old), load_results(), args.system).round(2).to_string())

@@ -24,10 +24,10 @@ import metrics
 import outliers
 import protocols
 from augment import random_affine, style_augment
-from data import SEED, Split, mnist_splits
+from data import SEED, UNKNOWN, Split, mnist_splits
 from detectors import FeatureScorer, MSEDetector, ReconstructionDetector
 from models import Autoencoder, ConvNet, DigitOrNot, GapNet, SystemB, for_inference
-from losses import autoencoder_loss, classifier_loss, digit_or_not_loss, system_b_loss
+from losses import autoencoder_loss, classifier_loss, k_plus_one_loss, system_b_loss
 from loop import one_cycle, step_lr, train_network
 from preprocess import batched
 from store import (WEIGHTS, Manifest, load_network, read_manifest, save_network, sha256, swap_histories, write_history,
@@ -47,13 +47,13 @@ Z = 3.0
 
 
 def digits_against(digits: Split, unknown: list[np.ndarray]) -> Split:
-    """A digit-or-not network's data: the digits (label 0), then the outliers (label 1)."""
+    """A digit-or-not network's data: the digits (labelled by their class), then the outliers (UNKNOWN)."""
     return Split(np.concatenate([digits.images, *unknown]),
-                 np.r_[np.zeros(len(digits), np.int64), np.ones(sum(map(len, unknown)), np.int64)])
+                 np.r_[digits.labels.astype(np.int64), np.full(sum(map(len, unknown)), UNKNOWN, np.int64)])
 
 
 def outlier_split(digits: Split, counts: dict[str, int], seed: int, made: dict[str, int] | None = None) -> Split:
-    """MNIST digits (label 0) and outliers (label 1): drawn ones of the families in `counts`, and ones of the
+    """MNIST digits and outliers (`digits_against`): drawn ones of the families in `counts`, and ones of the
     families in `made` made from these same digits, for the digit-or-not network."""
     unknown = [outliers.draw(family, n, seed + i) for i, (family, n) in enumerate(counts.items())]
     unknown += [outliers.make(family, digits, n, seed + 50 + i) for i, (family, n) in enumerate((made or {}).items())]
@@ -73,7 +73,7 @@ def digit_or_not_splits(splits: dict[str, Split]) -> tuple[Split, Split]:
 
 def train_digit_or_not(splits: dict[str, Split], epochs: int, device: str = "cpu") -> tuple[DigitOrNot, dict]:
     """The digit-or-not network on `digit_or_not_splits`, its epoch kept by validation accuracy."""
-    return train_network(DigitOrNot(), digit_or_not_loss, *digit_or_not_splits(splits), epochs, "digit-or-not",
+    return train_network(DigitOrNot(), k_plus_one_loss, *digit_or_not_splits(splits), epochs, "digit-or-not",
                          augment=style_augment, device=device)
 
 

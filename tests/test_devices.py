@@ -21,12 +21,13 @@ def _batch(n: int = 8, dtype=torch.float32) -> torch.Tensor:
 @pytest.mark.parametrize("name", ["classifier", "autoencoder", "system B", "digit-or-not", "split network"])
 def test_a_training_step_of_every_network_stays_on_its_device(name):
     generator = torch.Generator().manual_seed(0)
-    x, digits, binary, known = _batch(), torch.randint(0, 10, (8,)), torch.randint(0, 2, (8,)), torch.randint(0, 6, (8,))
+    x, digits, known = _batch(), torch.randint(0, 10, (8,)), torch.randint(0, 6, (8,))
+    digits_or_not = torch.randint(0, 11, (8,))  # 10: not a digit
     net, loss_fn, transform, y = {
         "classifier": (models.ConvNet(), losses.classifier_loss, augment.random_affine, digits),
         "autoencoder": (models.Autoencoder(), losses.autoencoder_loss, None, digits),
         "system B": (models.SystemB(), losses.system_b_loss(generator), None, digits),
-        "digit-or-not": (models.DigitOrNot(), losses.digit_or_not_loss, augment.style_augment, binary),
+        "digit-or-not": (models.DigitOrNot(), losses.k_plus_one_loss, augment.style_augment, digits_or_not),
         "split network": (models.GapNet(classes=6), losses.classifier_loss, augment.random_affine, known),
     }[name]
     net.to(META)

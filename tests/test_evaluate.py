@@ -10,7 +10,7 @@ import metrics
 import protocols
 import report
 import store
-from data import Split
+from data import DEVELOPMENT, Split
 from osr import Outputs
 
 
@@ -397,3 +397,16 @@ def test_a_saved_candidate_sits_beside_the_others_and_renders_in_the_report(tmp_
     text = report.handwriting_markdown({"shown": {}}, None, found)
     assert "**Candidate: b** (`python leave_out.py --b`). What b measured.\n\n| | y |\n|---|---|\n| set | 2.0 |" in text
     assert report.load_candidates(tmp_path / "none.json") == {}
+
+
+def test_before_after_puts_each_sets_figures_of_two_results_files_side_by_side():
+    def results(rejected, auroc, total):
+        return {"systems": {"best": {"per_set": {"MNIST test": 98.0, "KMNIST": rejected, DEVELOPMENT[0]: 70.0},
+                                     "ood": {"KMNIST": {"AUROC": auroc}},
+                                     "closed_set": 99.4, "seed_protocol": {"total": total}}}}
+
+    table = report.before_after(results(90.0, 97.0, 98.5), results(95.0, 99.0, 98.9))
+    assert table.loc["KMNIST"].tolist() == [90.0, 97.0, 95.0, 99.0]
+    assert np.isnan(table.loc["MNIST test", "AUROC, after"]) and table.loc["MNIST test", "accuracy %, after"] == 98.0
+    assert table.loc["seed protocol total %", "accuracy %, before"] == 98.5
+    assert table.loc[f"{DEVELOPMENT[0]} (development)", "accuracy %, after"] == 70.0

@@ -5,7 +5,7 @@ import pytest
 
 import leave_out
 import report
-from data import Split
+from data import UNKNOWN, Split
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +34,8 @@ def test_a_run_holds_the_same_number_of_outliers_spread_evenly(digits):
             "jigsaw": np.full((60, 28, 28), 3, np.uint8)}
     for families in (("strokes",), ("strokes", "blobs", "jigsaw")):
         split = leave_out.family_split(digits, pool, families, total=60)
-        outliers = split.images[split.labels == 1]
-        assert len(outliers) == 60 and (split.labels == 0).sum() == len(digits)
+        outliers = split.images[split.labels == UNKNOWN]
+        assert len(outliers) == 60 and np.array_equal(split.labels[: len(digits)], digits.labels)
         assert np.bincount(outliers[:, 0, 0])[1:].tolist() == [60 // len(families)] * len(families)
 
 
@@ -80,11 +80,10 @@ def test_the_error_map_candidate_reads_the_image_and_its_reconstruction_error():
 def test_pushed_outliers_stay_near_where_they_started_and_look_more_like_digits_to_the_network():
     import torch
 
-    from models import DigitOrNot
     from preprocess import MNIST_MEAN, MNIST_STD
 
     torch.manual_seed(0)
-    net = DigitOrNot().train()
+    net = leave_out.binary().train()
     start = (torch.rand(16, 1, 28, 28) - MNIST_MEAN) / MNIST_STD
     moved = leave_out.pushed(net, start)
     ink = lambda x: x * MNIST_STD + MNIST_MEAN  # noqa: E731
@@ -94,5 +93,5 @@ def test_pushed_outliers_stay_near_where_they_started_and_look_more_like_digits_
     with torch.no_grad():
         net.eval()
         assert net(moved).mean() < net(start).mean()  # lower "not a digit" logit: pushed towards the digits
-    loss, correct = leave_out.pushed_towards_digits(net.train(), start, torch.ones(16, dtype=torch.long))
+    loss, correct = leave_out.pushed_towards_digits(net.train(), start, torch.full((16,), UNKNOWN))
     assert loss.requires_grad and 0 <= int(correct) <= 16  # counted on the batch as given

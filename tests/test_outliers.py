@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import augment
+import data
 import detectors
 import loop
 import losses
@@ -83,11 +84,11 @@ def test_selection_ranks_on_families_the_digit_or_not_network_never_saw():
     assert any(f in name for f in outliers.HELD_OUT for name in held_out)
 
 
-def test_outlier_split_labels_digits_0_and_outliers_1_made_from_its_own_digits():
+def test_outlier_split_labels_digits_by_class_and_outliers_unknown_made_from_its_own_digits():
     digits = _numbered_digits(20)
     split = train.outlier_split(digits, {"strokes": 3, "blobs": 2}, seed=0, made={"upside down": 4})
     assert split.images.shape == (29, 28, 28)
-    assert split.labels.tolist() == [0] * 20 + [1] * 9
+    assert split.labels.tolist() == digits.labels.tolist() + [data.UNKNOWN] * 9
     assert (split.images[-4:, 27] == 255).all()  # the last four: these digits turned
 
 
@@ -101,15 +102,24 @@ def test_style_augment_is_seeded_keeps_the_shape_and_centres_by_mass():
     assert (dy.abs() <= 1).all() and (dx.abs() <= 1).all()
 
 
-def test_digit_or_not_training_learns_to_tell_digits_from_strokes():
-    """A few batches on 'digits' (a bright vertical bar, like a 1) against drawn strokes."""
+@pytest.mark.parametrize("outputs, loss", [(data.UNKNOWN + 1, losses.k_plus_one_loss),
+                                           (1, losses.digit_or_not_loss)])
+def test_digit_or_not_training_learns_to_tell_digits_from_strokes(outputs, loss):
+    """A few batches on 'digits' (bright vertical bars, a 1, and horizontal ones, a 7 of sorts) against drawn
+    strokes: the committed network's eleven outputs and the probes' one; its score higher on the strokes."""
     bars = np.zeros((300, 28, 28), np.uint8)
-    bars[:, 5:23, 12:16] = 255
-    data = train.outlier_split(Split(bars, np.zeros(300, np.int64)), {"strokes": 300}, seed=0)
-    val = train.outlier_split(Split(bars[:60], np.zeros(60, np.int64)), {"strokes": 60}, seed=9)
-    net, history = loop.train_network(models.DigitOrNot(width=8, hidden=16), losses.digit_or_not_loss, data, val,
+    bars[::2, 5:23, 12:16] = 255
+    bars[1::2, 12:16, 5:23] = 255
+    labels = np.tile([1, 7], 150)
+    split = train.outlier_split(Split(bars, labels), {"strokes": 300}, seed=0)
+    val = train.outlier_split(Split(bars[:60], labels[:60]), {"strokes": 60}, seed=9)
+    net, history = loop.train_network(models.DigitOrNot(width=8, hidden=16, outputs=outputs), loss, split, val,
                                        epochs=3, name="smoke", lr=3e-3, batch_size=32)
     assert max(history["val_acc"]) > 90
+    with torch.no_grad():
+        score = net(normalize(val.images)).numpy()
+    outlier = val.labels == data.UNKNOWN
+    assert (score[outlier][:, None] > score[~outlier][None]).mean() > 0.95  # AUROC
 
 
 @pytest.mark.thorough
