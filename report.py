@@ -404,20 +404,24 @@ def markdown_table(table: pd.DataFrame, digits: int = 1) -> str:
 def handwriting_markdown(results: dict, found: dict | None, candidates: dict | None = None) -> str:
     """The report's evidence on handwriting beyond the test sets: the leave-one-family-out table (leave_out.py),
     the other candidates measured (leave_out.py's options) and where the data ends (notebook section 10.3)."""
-    parts = []
-    if found is not None:
-        table = leave_one_out_table(found).astype(object)
+    def counted(table: pd.DataFrame) -> pd.DataFrame:  # "families above ..." rows are counts
+        table = table.astype(object)
         counts = table.index.str.startswith("families above")
         table.loc[counts] = table.loc[counts].astype(int)
+        return table
+
+    parts = []
+    if found is not None:
+        table = counted(leave_one_out_table(found))
         parts.append(f"**Leave one family out** (`python leave_out.py`, probe-sized: {found['probe']['digits']:,} "
                      f"training digits, {found['probe']['outliers']:,} outliers, {found['probe']['epochs']} epochs per "
                      f"run, {len(found['runs'])} runs). Share rejected (%) at 1% of validation digits, inside the "
-                     f"best model's sum, by a network trained on each design's families less the one measured "
+                     f"best model's sum, by a one-output network trained on each design's families less the one measured "
                      f"(the development set: by the network trained on all of them):\n\n"
                      + markdown_table(table))
     for name, candidate in (candidates or {}).items():
         parts.append(f"**Candidate: {name}** (`{candidate['command']}`). {candidate['what']}\n\n"
-                     + markdown_table(pd.DataFrame(candidate["table"]).T))
+                     + markdown_table(counted(pd.DataFrame(candidate["table"]).T)))
     if "written like a digit" in results["shown"]:
         limits = pd.DataFrame(results["shown"]["written like a digit"]).T.astype({"images": int})
         sets = limits.loc[[name for name in limits.index if ": " not in name]]
