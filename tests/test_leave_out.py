@@ -95,3 +95,13 @@ def test_pushed_outliers_stay_near_where_they_started_and_look_more_like_digits_
         assert net(moved).mean() < net(start).mean()  # lower "not a digit" logit: pushed towards the digits
     loss, correct = leave_out.pushed_towards_digits(net.train(), start, torch.full((16,), UNKNOWN))
     assert loss.requires_grad and 0 <= int(correct) <= 16  # counted on the batch as given
+
+
+def test_a_designs_runs_are_the_whole_design_and_the_design_less_each_family_skipping_those_done(monkeypatch):
+    trained = []
+    monkeypatch.setattr(leave_out, "trained_and_measured",
+                        lambda net, kept, name, *probed: trained.append(kept) or {"families": list(kept)})
+    runs = leave_out.design_runs(("strokes", "blobs", "jigsaw"), "test", (None,) * 4, make=lambda: None,
+                                 done={"strokes + blobs": {}})
+    assert list(runs) == ["strokes + blobs + jigsaw", "blobs + jigsaw", "strokes + jigsaw"]
+    assert trained == [("strokes", "blobs", "jigsaw"), ("blobs", "jigsaw"), ("strokes", "jigsaw")]
