@@ -39,7 +39,7 @@ from loop import train_network
 from losses import classifier_loss, digit_or_not_loss, k_plus_one_loss
 from models import FAST, DigitOrNot, for_inference
 from preprocess import MNIST_MEAN, MNIST_STD, batched
-from report import LEAVE_ONE_OUT, leave_one_out_table, save_candidate
+from report import LEAVE_ONE_OUT, leave_one_out_table, load_leave_one_out, save_candidate
 from train import digits_against
 
 FAMILIES = ("strokes", "blobs", "scribbles", *outliers.MAKERS, *data.PROXY_NAMES)
@@ -238,6 +238,11 @@ class ErrorMapped(torch.nn.Module):
         return self.net(torch.cat([x, error], 1))
 
 
+def column(run: str, score: str) -> str:
+    """A candidate table's column: a run or design and its score, "alone" or "in the sum"."""
+    return f"{run}: {'in the sum' if score == 'sum' else score}"
+
+
 def beside_todays_run(net: torch.nn.Module, name: str, loss=digit_or_not_loss) -> pd.DataFrame:
     """`net` trained with `loss` as leave_one_out.json's run of today's design (strokes, blobs and the made
     families marked *; every other family held out) and measured the same way, beside that run: share rejected
@@ -245,9 +250,9 @@ def beside_todays_run(net: torch.nn.Module, name: str, loss=digit_or_not_loss) -
     digits, pool, sets, fixed = probe()
     today = DESIGNS["drawn + made (today)"]
     found = trained_and_measured(net, today, name, digits, pool, sets, fixed, loss)["rejected"]
-    before = json.loads(LEAVE_ONE_OUT.read_text())["runs"][" + ".join(today)]["rejected"]
+    before = load_leave_one_out()["runs"][" + ".join(today)]["rejected"]
     return pd.DataFrame({f"{family} *" if family in today else family: {
-        f"{run}: {'in the sum' if score == 'sum' else score}": measured[family][score]
+        column(run, score): measured[family][score]
         for run, measured in (("today", before), (name, found)) for score in ("alone", "sum")}
         for family in found}).T
 
@@ -312,7 +317,7 @@ def design_runs(design: tuple[str, ...], name: str, probed: tuple, make=binary, 
 def designs_side_by_side(found: dict) -> pd.DataFrame:
     """`report.leave_one_out_table` of each design, alone and in the sum, as columns side by side."""
     tables = {score: leave_one_out_table(found, score) for score in ("alone", "sum")}
-    return pd.DataFrame({f"{design}: {'in the sum' if score == 'sum' else score}": tables[score][design]
+    return pd.DataFrame({column(design, score): tables[score][design]
                          for design in found["designs"] for score in tables})
 
 
@@ -328,7 +333,7 @@ def pens_candidate(eleven: bool = False) -> pd.DataFrame:
     make, loss = (DigitOrNot, k_plus_one_loss) if eleven else (binary, digit_or_not_loss)
     fresh = design_runs(design, "pens", probed, make, loss)
     before = (design_runs(today, "today", probed, make, loss, done=fresh) if eleven
-              else json.loads(LEAVE_ONE_OUT.read_text())["runs"])
+              else load_leave_one_out()["runs"])
     return designs_side_by_side({"designs": {"today": today, f"+ {' + '.join(outliers.CANDIDATES)}": design},
                                  "runs": fresh | {name: run for name, run in before.items() if name not in fresh}})
 
@@ -340,7 +345,7 @@ def k_plus_one_candidate() -> pd.DataFrame:
     today = DESIGNS["drawn + made (today)"]
     fresh = design_runs(today, "digits + not a digit", probe(), DigitOrNot, k_plus_one_loss)
     return designs_side_by_side({"designs": {"one output": today, "digits + not a digit": today},
-                                 "runs": json.loads(LEAVE_ONE_OUT.read_text())["runs"],
+                                 "runs": load_leave_one_out()["runs"],
                                  "own runs": {"digits + not a digit": fresh}})
 
 
