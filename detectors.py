@@ -14,6 +14,7 @@ validation split.
 """
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Protocol
 
@@ -27,7 +28,7 @@ import helpers
 import metrics
 import outliers
 from data import SEED, Split, proxy_unknowns
-from models import Autoencoder, ConvNet, DigitOrNot
+from models import FAST, Autoencoder, ConvNet, DigitOrNot, for_inference
 from preprocess import batched
 
 K_NEIGHBOURS = 10
@@ -173,7 +174,12 @@ class CombinedDetector:
             raise ValueError(f"the {DIGIT_OR_NOT_SCORE!r} score needs the digit-or-not network")
         self.classifier = classifier.eval()
         self.digit_or_not = digit_or_not
-        self.reconstruction = reconstruction
+        # Its own copy of the autoencoder in float32 (about 3 times faster than A's float64): the sums read the L2
+        # norm, a continuous score. A max-pool near-tie can still send an unpooled value to its neighbour under
+        # another CPU's kernels: with SSE4.1's, 14 of the 94,039 images of MNIST test and the OOD sets moved their
+        # L2 norm by up to 0.1 (0.08 of the validation digits' standard deviation), none of MNIST test.
+        self.reconstruction = ReconstructionDetector(
+            for_inference(copy.deepcopy(reconstruction.autoencoder), FAST), reconstruction.thresholds)
         self.scorer = scorer.eval()
         self.components = tuple(components)
         self.stats = stats or {}
@@ -181,7 +187,7 @@ class CombinedDetector:
         # ReAct and ASH score the energy of the head's logits from edited activations (ASH wants 4-d maps)
         self.react = ReAct(None, classifier.head, threshold=float(scorer.react_clip))
         self.ash = ASH(None, lambda maps: classifier.head(maps.flatten(1)), variant="ash-s")
-        self.autoencoder = reconstruction.autoencoder  # as A's and B's detectors have one
+        self.autoencoder = self.reconstruction.autoencoder  # as A's and B's detectors have one
 
     @torch.no_grad()
     def raw_scores(self, x: torch.Tensor, features: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

@@ -22,6 +22,12 @@ FAST = (torch.float32, torch.channels_last)
 FLOAT64 = (torch.float64, torch.contiguous_format)  # the same values on every CPU, not exact
 
 
+def _relu(x: torch.Tensor) -> torch.Tensor:
+    """ReLU in place, as every network here applies it: a fresh output buffer per layer cost more than the ReLU
+    (at batch 128 the new pages' first touch took most of the digit-or-not network's time)."""
+    return F.relu(x, inplace=True)
+
+
 def _as_input(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """A batch in the dtype of the network's weights (a no-op in training)."""
     return x.to(weight.dtype)
@@ -44,9 +50,9 @@ class ConvNet(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate (fc1) activations: the classifier's embedding."""
-        x = F.max_pool2d(F.relu(self.conv1(_as_input(x, self.conv1.weight))), 2)
-        x = self.drop_conv(F.max_pool2d(F.relu(self.conv2(x)), 2))
-        return F.relu(self.fc1(torch.flatten(x, 1)))
+        x = F.max_pool2d(_relu(self.conv1(_as_input(x, self.conv1.weight))), 2)
+        x = self.drop_conv(F.max_pool2d(_relu(self.conv2(x)), 2))
+        return _relu(self.fc1(torch.flatten(x, 1)))
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
         """Logits from the embedding."""
@@ -100,7 +106,7 @@ class GapNet(nn.Module):
 
 
 def _bn_block(c_in: int, c_out: int) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
 class Autoencoder(nn.Module):
@@ -109,25 +115,27 @@ class Autoencoder(nn.Module):
     def __init__(self, code: int = 32):
         super().__init__()
         self.conv = nn.Conv2d(1, 10, 5, padding=1)  # 28 -> 26, pooled to 13
-        self.enc = nn.Sequential(nn.Linear(1690, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, code))
-        self.dec = nn.Sequential(nn.Linear(code, 64), nn.ReLU(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 1690))
+        self.enc = nn.Sequential(nn.Linear(1690, 128), nn.ReLU(inplace=True), nn.Linear(128, 64), nn.ReLU(inplace=True),
+                                 nn.Linear(64, code))
+        self.dec = nn.Sequential(nn.Linear(code, 64), nn.ReLU(inplace=True), nn.Linear(64, 128), nn.ReLU(inplace=True),
+                                 nn.Linear(128, 1690))
         self.deconv = nn.ConvTranspose2d(10, 1, 5, padding=1)
 
-    INFERENCE = FLOAT64  # its max-unpool indices and A's Otsu diff are discrete
+    INFERENCE = FLOAT64  # its max-unpool indices and A's Otsu diff are discrete (the best model: a float32 copy)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The code and the max-pool indices the decoder unpools with."""
-        h, idx = F.max_pool2d(F.relu(self.conv(_as_input(x, self.conv.weight))), 2, return_indices=True)
+        h, idx = F.max_pool2d(_relu(self.conv(_as_input(x, self.conv.weight))), 2, return_indices=True)
         return self.enc(torch.flatten(h, 1)), idx
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         code, idx = self.encode(x)
         h = self.dec(code).unflatten(1, (10, 13, 13))
-        return self.deconv(F.relu(F.max_unpool2d(h, idx, 2)))
+        return self.deconv(_relu(F.max_unpool2d(h, idx, 2)))
 
 
 def _conv_block(c_in: int, c_out: int) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(c_out)]
+    return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(inplace=True), nn.BatchNorm2d(c_out)]
 
 
 class DeepCNN(nn.Module):
@@ -142,7 +150,8 @@ class DeepCNN(nn.Module):
             *_conv_block(1, w), *_conv_block(w, w), nn.MaxPool2d(2), nn.Dropout(0.25),
             *_conv_block(w, 2 * w), *_conv_block(2 * w, 2 * w), nn.MaxPool2d(2), nn.Dropout(0.25),
             *_conv_block(2 * w, 4 * w), *_conv_block(4 * w, 4 * w), nn.MaxPool2d(2), nn.Dropout(0.25),
-            nn.Flatten(), nn.Linear(4 * w * 3 * 3, 256), nn.ReLU(), nn.BatchNorm1d(256), nn.Dropout(0.5),
+            nn.Flatten(), nn.Linear(4 * w * 3 * 3, 256), nn.ReLU(inplace=True), nn.BatchNorm1d(256),
+            nn.Dropout(0.5),
             nn.Linear(256, embed), nn.BatchNorm1d(embed),
         )
         self.head = nn.Sequential(nn.Dropout(0.5), nn.Linear(embed, 10))
@@ -163,13 +172,13 @@ class BNAutoencoder(nn.Module):
     def __init__(self, code: int = 32):
         super().__init__()
         self.encoder = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(16, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(inplace=True), nn.MaxPool2d(2),
             nn.Flatten(), nn.BatchNorm1d(4 * 7 * 7), nn.Linear(4 * 7 * 7, code), nn.LeakyReLU(0.2),
         )
         self.decoder = nn.Sequential(
             nn.Linear(code, 4 * 7 * 7), nn.BatchNorm1d(4 * 7 * 7), nn.Unflatten(1, (4, 7, 7)),
-            nn.ConvTranspose2d(4, 16, 2, stride=2), nn.BatchNorm2d(16), nn.ReLU(),
+            nn.ConvTranspose2d(4, 16, 2, stride=2), nn.BatchNorm2d(16), nn.ReLU(inplace=True),
             nn.ConvTranspose2d(16, 1, 2, stride=2), nn.Tanh(),
         )
 
@@ -202,9 +211,9 @@ class DigitOrNot(nn.Module):
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Every output's logit."""
-        x = F.max_pool2d(F.relu(self.conv1(_as_input(x, self.conv1.weight))), 2)
-        x = F.relu(self.conv3(F.max_pool2d(F.relu(self.conv2(x)), 2)))
-        return self.out(self.drop(F.relu(self.fc(torch.flatten(x, 1)))))
+        x = F.max_pool2d(_relu(self.conv1(_as_input(x, self.conv1.weight))), 2)
+        x = _relu(self.conv3(F.max_pool2d(_relu(self.conv2(x)), 2)))
+        return self.out(self.drop(_relu(self.fc(torch.flatten(x, 1)))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """One score per image, higher = less like a digit: the log-odds of "not a digit" against the ten digits;
@@ -242,7 +251,8 @@ def layer_table(net: nn.Module, compact: bool = False) -> "pandas.DataFrame":
     return pd.DataFrame(rows).T
 
 
-def for_inference(net: nn.Module) -> nn.Module:
-    """net in eval mode, in the inference dtype and weight layout its class declares (`INFERENCE`)."""
-    dtype, layout = net.INFERENCE
+def for_inference(net: nn.Module, inference: tuple[torch.dtype, torch.memory_format] | None = None) -> nn.Module:
+    """net in eval mode, in the inference dtype and weight layout its class declares (`INFERENCE`), or in
+    `inference`'s."""
+    dtype, layout = inference or net.INFERENCE
     return net.to(dtype=dtype, memory_format=layout).eval()
