@@ -209,11 +209,15 @@ class DigitOrNot(nn.Module):
 
     INFERENCE = FAST
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Every output's logit."""
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate (fc) activations."""
         x = F.max_pool2d(_relu(self.conv1(_as_input(x, self.conv1.weight))), 2)
         x = _relu(self.conv3(F.max_pool2d(_relu(self.conv2(x)), 2)))
-        return self.out(self.drop(_relu(self.fc(torch.flatten(x, 1)))))
+        return _relu(self.fc(torch.flatten(x, 1)))
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Every output's logit."""
+        return self.out(self.drop(self.features(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """One score per image, higher = less like a digit: the log-odds of "not a digit" against the ten digits;
