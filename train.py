@@ -33,7 +33,7 @@ from preprocess import batched
 from store import (WEIGHTS, Manifest, load_network, read_manifest, save_network, sha256, swap_histories, write_history,
                    write_manifest)
 
-EPOCHS = {"classifier": 10, "autoencoder": 15, "B": 6, "digit_or_not": 5, "split": 8}
+EPOCHS = {"classifier": 10, "autoencoder": 15, "B": 6, "digit_or_not": 10, "split": 8}
 B_THRESHOLD_FROM = "validation"  # or "train", the seed's rule; see fit_system_b
 NETS_A = {"classifier": "classifier.pth", "autoencoder": "autoencoder_a.pth"}  # the best system shares A's
 DIGIT_OR_NOT = "digit_or_not.pth"
