@@ -385,8 +385,8 @@ OTHERS = {  # option: (the run, its name in REPORT, what it measured), each save
                     "digit-or-not network's penultimate features (128 values), alone, added to the best model's sum "
                     "and in place of the network's log-odds. Share rejected (%) at 1% of validation digits of the "
                     "selection's held-out proxies, MNIST test and the development set (every second character). Not "
-                    "adopted: added, it lowers the held-out mean and the development set; in place of the "
-                    "log-odds it lowers both more."),
+                    "adopted: added, it lowers the held-out mean (overlay most) and leaves the development set "
+                    "where it was; in place of the log-odds it lowers both."),
     "rotation": (rotation_candidate, "a rotation-prediction signal",
                  "A network with the digit-or-not network's body and four outputs, trained on the probe's digits to "
                  "say which quarter turn each was given: trained on no outlier family, so every family is held out "
