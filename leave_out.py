@@ -161,6 +161,17 @@ def main() -> dict:
     return out
 
 
+def sums_rejected(raw: dict[str, dict[str, np.ndarray]], rows: dict[str, tuple[str, ...]]) -> pd.DataFrame:
+    """Share rejected (%) of each set of `raw` (scores per set, "MNIST validation" among them: it gives the z
+    statistics and the threshold that rejects 1% of it) by each row's sum of z-scores."""
+    val = raw["MNIST validation"]
+    stats = detectors.fit_stats(val)
+    return pd.DataFrame({name: {row: metrics.rejected_at(detectors.z_sum(val, stats, parts),
+                                                         detectors.z_sum(r, stats, parts))
+                                for row, parts in rows.items()}
+                         for name, r in raw.items() if name != "MNIST validation"}).T
+
+
 def per_class_thresholds(rate: float = metrics.FALSE_ALARMS) -> pd.DataFrame:
     """A candidate that needs no training: the best model's one threshold against one per digit read, each
     rejecting `rate` of the validation digits read as that digit (the same false alarms in all). Share rejected
@@ -194,12 +205,8 @@ def feature_knn_candidate() -> pd.DataFrame:
     name = f"{detectors.DIGIT_OR_NOT_SCORE} kNN"
     raw = {s: model.run(images)[1] | batched(lambda x: {name: scorer.knn(net.features(x))}, images, centre=True)
            for s, images in sets.items()}
-    val = raw.pop("MNIST validation")
-    stats = detectors.fit_stats(val)
-    rows = {"today's sum": SUM, f"{name} alone": (name,), f"sum + {name}": (*SUM, name),
-            f"{name} instead of the log-odds": (*SUM[:2], name)}
-    return pd.DataFrame({s: {row: metrics.rejected_at(detectors.z_sum(val, stats, p), detectors.z_sum(r, stats, p))
-                             for row, p in rows.items()} for s, r in raw.items()}).T
+    return sums_rejected(raw, {"today's sum": SUM, f"{name} alone": (name,), f"sum + {name}": (*SUM, name),
+                               f"{name} instead of the log-odds": (*SUM[:2], name)})
 
 
 def quarter_turns(digits: Split) -> Split:
@@ -235,14 +242,10 @@ def rotation_candidate() -> pd.DataFrame:
                                        digit_or_not=best.digit_or_not)
     raw = {name: batched(today.raw_scores, images, centre=True) | batched(turned_away, images, centre=True)
            for name, images in sets.items()}
-    val = raw.pop("MNIST validation")
-    stats = detectors.fit_stats(val)
     scores = {"today's sum": SUM} | {f"{r} alone": (r,) for r in ("rotation (1 pass)", "rotation (4 passes)")}
     scores |= {f"sum + {r}": SUM + (r,) for r in ("rotation (1 pass)", "rotation (4 passes)")}
     trained = set(DESIGNS["drawn + made (today)"])
-    return pd.DataFrame({f"{name} *" if name in trained else name: {
-        score: metrics.rejected_at(detectors.z_sum(val, stats, parts), detectors.z_sum(r, stats, parts))
-        for score, parts in scores.items()} for name, r in raw.items()}).T
+    return sums_rejected(raw, scores).rename(index=lambda name: f"{name} *" if name in trained else name)
 
 
 class ErrorMapped(torch.nn.Module):
