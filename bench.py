@@ -50,6 +50,8 @@ def epoch_seconds(splits: dict[str, Split]) -> dict[str, float]:
                                                            augment=augment.style_augment),
         "a literature split network (one of fifteen)": lambda: train.train_split_network(
             splits, protocols.SPLITS[0], 1),
+        "a literature split's digit-or-not network (one of five)": lambda: train.train_split_digit_or_not(
+            splits, protocols.SPLITS[0], SEED, epochs=1),
     }
     drawn = train.digit_or_not_splits(splits)  # drawing them is not timed
     return {name: round(run()[1]["seconds"], 1) for name, run in runs.items()}
@@ -149,6 +151,7 @@ def train_seconds(epoch_seconds: dict[str, float]) -> float:
     """What every epoch `train.py` runs takes at these per-epoch rates (`epoch_seconds`' order)."""
     epochs = [train.EPOCHS[k] for k in ("classifier", "autoencoder", "B", "digit_or_not")]
     epochs.append(train.EPOCHS["split"] * len(protocols.SPLITS) * train.SPLIT_RECIPE["members"])  # the ensembles
+    epochs.append(train.SPLIT_DIGIT_OR_NOT["epochs"] * len(protocols.SPLITS))  # and their digit-or-not networks
     return sum(s * n for s, n in zip(epoch_seconds.values(), epochs))
 
 

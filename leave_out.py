@@ -15,7 +15,7 @@ report/leave_one_out.json, which the notebook shows. The other candidates (`OTHE
 figures and save them to report/candidates.json, which REPORT shows: per-digit thresholds, a rotation-prediction
 signal, outliers pushed towards the digits (ACET), a third pen model (with either network), the ten digits and
 "not a digit" in one network (adopted: `models.DigitOrNot`), the reconstruction error as an input, kNN in the
-digit-or-not network's features, and the digit-or-not signal in protocol 1 (each literature split's own network).
+digit-or-not network's features.
 """
 from __future__ import annotations
 
@@ -34,14 +34,12 @@ import detectors
 import metrics
 import outliers
 import osr
-import protocols
 from augment import style_augment
 from data import SEED, UNKNOWN, Split, mnist_splits, proxy_unknowns
 from loop import train_network
 from losses import classifier_loss, digit_or_not_loss, k_plus_one_loss
 from models import FAST, DigitOrNot, for_inference
 from preprocess import MNIST_MEAN, MNIST_STD, batched
-from store import WEIGHTS, read_manifest
 from report import LEAVE_ONE_OUT, leave_one_out_table, load_leave_one_out, save_candidate
 from train import digits_against
 
@@ -379,65 +377,6 @@ def k_plus_one_candidate() -> pd.DataFrame:
                                  "own runs": {"digits + not a digit": fresh}})
 
 
-def split_data(digits: Split, known: tuple[int, ...], n: int, seed: int) -> Split:
-    """A literature split's digit-or-not data: its known digits (labelled by their position in `known`) against n
-    outliers of today's families (label len(known)), drawn by a program or made from those known digits only."""
-    kept = protocols.known_digits(digits, known)
-    today = DESIGNS["drawn + made (today)"]
-    unknown = np.concatenate([family_images(f, kept, n // len(today), seed + i) for i, f in enumerate(today)])
-    return Split(np.concatenate([kept.images, unknown]),
-                 np.r_[protocols.remap(kept.labels, known), np.full(len(unknown), len(known))])
-
-
-def split_digit_or_not(splits: dict[str, Split], known: tuple[int, ...], seed: int) -> DigitOrNot:
-    """A literature split's own digit-or-not network, probe-sized: `split_data` of MNIST train with
-    PROBE["outliers"] outliers, validated on that of the validation split with a tenth as many. No unknown digit
-    enters."""
-    net, _ = train_network(DigitOrNot(outputs=len(known) + 1), k_plus_one_loss,
-                           split_data(splits["train"], known, PROBE["outliers"], seed),
-                           split_data(splits["val"], known, PROBE["outliers"] // 10, seed + 10),
-                           PROBE["epochs"], f"split {''.join(map(str, known))}", augment=style_augment)
-    return for_inference(net)
-
-
-def log_odds(net: DigitOrNot, images: np.ndarray) -> np.ndarray:
-    """A split network's "not a digit" against its known digits (its last output against the others)."""
-    def step(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        logits = net(x).double()
-        return {"d": logits[:, -1] - torch.logsumexp(logits[:, :-1], 1)}
-
-    return batched(step, images)["d"]
-
-
-def protocol1_candidate() -> pd.DataFrame:
-    """Protocol 1 with the digit-or-not signal: each split's own network (`split_digit_or_not`) beside the
-    committed ensemble's kNN (its selected detector, from the committed split networks as `protocols.protocol1`
-    computes it): AUROC (%) of known against unknown MNIST test digits of each score alone and of the sum of their
-    z-scores (statistics of the known validation digits), per split and over splits 2-5."""
-    splits = mnist_splits()
-    spec = read_manifest(WEIGHTS)["literature"]
-    rows = []
-    for i, (nets, known) in enumerate(zip(protocols.load_networks(WEIGHTS), protocols.SPLITS)):
-        bank = protocols.bank_images(splits["train"], known, spec["bank"])
-        scorer = protocols.fit_scorer(protocols.ensemble([protocols.member_outputs(n, bank.images) for n in nets]),
-                                      bank.labels)
-        net = split_digit_or_not(splits, known, SEED + 100 * i)
-
-        def raw(images: np.ndarray) -> dict[str, np.ndarray]:
-            outputs = protocols.ensemble([protocols.member_outputs(n, images) for n in nets])
-            return {"kNN": protocols.raw_scores(outputs, scorer)[1]["kNN"],
-                    detectors.DIGIT_OR_NOT_SCORE: log_odds(net, images)}
-
-        val = protocols.known_digits(splits["val"], known).images
-
-        test, stats = raw(splits["test"].images), detectors.fit_stats(raw(val))
-        is_known = np.isin(splits["test"].labels, known)
-        scores = test | {f"kNN + {detectors.DIGIT_OR_NOT_SCORE}": detectors.z_sum(test, stats, tuple(test))}
-        rows.append({f"AUROC {name}": metrics.ood_metrics(s[is_known], s[~is_known])["AUROC"]
-                     for name, s in scores.items()})
-    return protocols.summary(rows)
-
-
 OTHERS = {  # option: (the run, its name in REPORT, what it measured), each saved to report/candidates.json
     "per_class": (per_class_thresholds, "per-digit thresholds",
                   "No training: one threshold per digit read, each rejecting 1% of the validation digits read as "
@@ -488,14 +427,6 @@ OTHERS = {  # option: (the run, its name in REPORT, what it measured), each save
                    "development set: on all of them), alone and in the best model's sum. Adopted: in the sum it lifts "
                    "most families, each of the rest within the runs' noise, and the development set; the committed "
                    "digit-or-not network has these eleven outputs since."),
-    "protocol1": (protocol1_candidate, "the digit-or-not signal in protocol 1",
-                  "Each literature split's own digit-or-not network (probe-sized: its known training digits against "
-                  "16,000 outliers of today's families, drawn by a program or made from those known digits, 3 "
-                  "epochs; no unknown digit seen) beside the committed ensemble's kNN: AUROC (%) of known against "
-                  "unknown MNIST test digits, alone and in the sum of their z-scores (known validation digits' "
-                  "statistics), per split and over splits 2-5. Measured, not adopted yet: the committed protocol 1 "
-                  "would need five more networks trained in train.py, chosen among the candidates on the held-out "
-                  "proxies, and run by the notebook."),
     "error_map": (error_map_candidate, "the reconstruction error as an input",
                   "The digit-or-not network reading the image beside its reconstruction error (the image minus the "
                   "committed autoencoder's reconstruction), trained as the leave-one-out run of today's design and "

@@ -226,13 +226,13 @@ def literature_bars(table: pd.DataFrame) -> plt.Figure:
     std = pd.to_numeric(table["std"], errors="coerce").fillna(0.0).to_numpy(float)
     bars = ax.barh(table.index, table["AUROC"].astype(float), xerr=std, color=np.where(ours, "tab:blue", "0.75"),
                    error_kw={"lw": 1})
-    hatches = {"none": "", "generated": "..", "made from the known images": "\\\\", "real outlier images": "//",
-               "not stated": "xx"}
+    hatches = {"none": "", "generated": "..", "made from the known images": "\\\\",
+               "drawn, or made from the known images": "++", "real outlier images": "//", "not stated": "xx"}
     for bar, trained in zip(bars, table["trained with"]):
         bar.set_hatch(hatches[trained])
     ax.legend(handles=[mpatches.Patch(facecolor="white", edgecolor="0.3", hatch=h, label=name or "none")
                        for name, h in hatches.items()], title="trained with", fontsize=7, title_fontsize=7,
-              loc="lower right")
+              loc="upper center", bbox_to_anchor=(0.5, -0.6 / fig.get_figheight()), ncol=2)
     low = float(table["AUROC"].astype(float).min())
     ax.set_xlim(np.floor(low) - 0.5, 100)
     ax.set_xlabel("AUROC %, known vs unknown digits (this project: mean over splits 2-5)")

@@ -22,8 +22,8 @@ from tqdm import tqdm
 import detectors
 import metrics
 from data import DEVELOPMENT, SEED, UNKNOWN, Split
-from detectors import FeatureScorer
-from models import GapNet
+from detectors import DIGIT_OR_NOT_SCORE, FeatureScorer
+from models import DigitOrNot, GapNet
 from osr import OSRModel, Outputs
 from preprocess import batched
 from store import RETRAIN_HINT, Manifest, load_network, read_manifest
@@ -53,6 +53,7 @@ PUBLISHED = {  # name: (mean AUROC, std or None, trained with, source)
     "ODL+": (99.6, None, "not stated", "OGFO"), "ARPL+CS": (99.7, None, "generated", "OGFO"),
     "OGFO": (99.7, None, "generated", "OGFO"),
 }
+DRAWN_OR_MADE = "drawn, or made from the known images"  # the split digit-or-not networks' outliers
 OUTLIER_COUNT = 10_000  # outliers per protocol-2 set, as many as MNIST test images
 
 
@@ -95,7 +96,8 @@ def subsample(n_images: int, n: int = OUTLIER_COUNT, seed: int = SEED) -> np.nda
 
 # ---- protocol 1: an ensemble of small networks per split, its scores, the selection, the per-split table ----
 
-CANDIDATES = ("MSP", "max logit", "kNN", "kNN + max logit")  # scores of a split ensemble; "+" = z-sum
+# Scores of a split ensemble and its split's digit-or-not network (`log_odds`); "+" = z-sum
+CANDIDATES = ("MSP", "max logit", "kNN", "kNN + max logit", DIGIT_OR_NOT_SCORE, f"kNN + {DIGIT_OR_NOT_SCORE}")
 BANK = 5000  # known training digits whose features the kNN score compares with (detectors.BANK_SIZE)
 
 
@@ -114,6 +116,17 @@ def member_outputs(net: GapNet, images) -> dict[str, np.ndarray]:
         return {"logits": net.head(features).double(), "features": F.normalize(features.float(), dim=1)}
 
     return batched(step, images)
+
+
+def log_odds(net: DigitOrNot, images) -> np.ndarray:
+    """A split's digit-or-not score: its "not a digit" output (the last) against its known digits, as log-odds."""
+
+    @torch.no_grad()
+    def step(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits = net.logits(x).double()
+        return {"d": logits[:, -1] - torch.logsumexp(logits[:, :-1], 1)}
+
+    return batched(step, images)["d"]
 
 
 def ensemble(members: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -164,13 +177,13 @@ def select(tables: list[pd.DataFrame]) -> tuple[str, dict[str, dict[str, float]]
 
 def split_row(classes: np.ndarray, scores: dict[str, np.ndarray], labels: np.ndarray, known: tuple[int, ...],
               detector: str) -> dict[str, float]:
-    """One split's line (in %): closed-set accuracy on its known test digits, AUROC of MSP, max logit and the
-    selected detector (known digits vs unknown digits), and the detector's OSCR."""
+    """One split's line (in %): closed-set accuracy on its known test digits, AUROC of each score given (known
+    digits vs unknown digits), and the selected detector's OSCR."""
     positions = remap(labels, known)
     is_known = positions != UNKNOWN
     correct = classes[is_known] == positions[is_known]
     row = {"closed-set accuracy": 100.0 * float(correct.mean())}
-    for name in ("MSP", "max logit", detector):
+    for name in scores:
         row[f"AUROC {name}"] = metrics.ood_metrics(scores[name][is_known], scores[name][~is_known])["AUROC"]
     row[f"OSCR {detector}"] = 100.0 * metrics.oscr(scores[detector][is_known], correct, scores[detector][~is_known])
     return row
@@ -198,28 +211,40 @@ def load_networks(weights_dir: str | Path, manifest: Manifest | None = None) -> 
              for fname in files] for known, files in zip(SPLITS, spec["files"])]
 
 
+def load_digit_or_nots(weights_dir: str | Path, manifest: Manifest | None = None) -> list[DigitOrNot]:
+    """Each split's digit-or-not network, checked against the manifest's sha256."""
+    manifest = manifest or read_manifest(weights_dir)
+    return [load_network(DigitOrNot(outputs=len(known) + 1), weights_dir, fname, manifest)
+            for known, fname in zip(SPLITS, manifest["literature"]["digit_or_not_files"])]
+
+
 def protocol1(weights_dir: str | Path, splits: dict[str, Split], manifest: Manifest | None = None
               ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Protocol 1 on MNIST test: the ensembles' per-split lines (`split_row`) with `summary`'s means, and how the
-    recipe varies with its seed: each member alone (one seed per member), its headline means over splits 2-5."""
+    """Protocol 1 on MNIST test: the ensembles' per-split lines (`split_row`: MSP, max logit, kNN and the selected
+    detector) with `summary`'s means, and how the recipe varies with its seed: each member alone (one seed per
+    member; with its split's digit-or-not network where the detector reads it), its headline means over splits
+    2-5."""
     manifest = manifest or read_manifest(weights_dir)
     spec = manifest["literature"]
     detector = spec["detector"]
-    knn = "kNN" in detector.split(" + ")
-    names = tuple(dict.fromkeys(("MSP", "max logit", detector)))
+    parts = detector.split(" + ")
+    names = tuple(dict.fromkeys(("MSP", "max logit", "kNN", detector)))
+    judges = load_digit_or_nots(weights_dir, manifest) if DIGIT_OR_NOT_SCORE in parts else [None] * len(SPLITS)
     rows, member_rows = [], []
-    for nets, known, stats in tqdm(list(zip(load_networks(weights_dir, manifest), SPLITS, spec["stats"])),
-                                   desc="protocol 1", unit="split", leave=False):
-        bank = bank_images(splits["train"], known, spec["bank"]) if knn else None
+    for nets, judge, known, stats in tqdm(list(zip(load_networks(weights_dir, manifest), judges, SPLITS,
+                                                   spec["stats"])), desc="protocol 1", unit="split", leave=False):
+        bank = bank_images(splits["train"], known, spec["bank"])
         test = [member_outputs(net, splits["test"].images) for net in nets]
-        banks = [member_outputs(net, bank.images) for net in nets] if knn else [None] * len(nets)
+        banks = [member_outputs(net, bank.images) for net in nets]
+        judged = {} if judge is None else {DIGIT_OR_NOT_SCORE: log_odds(judge, splits["test"].images)}
 
-        def row(outputs: dict[str, np.ndarray], bank_outputs: dict[str, np.ndarray] | None,
+        def row(outputs: dict[str, np.ndarray], bank_outputs: dict[str, np.ndarray],
                 own_stats: dict[str, tuple[float, float]]) -> dict[str, float]:
-            classes, raw = raw_scores(outputs, fit_scorer(bank_outputs, bank.labels) if knn else None)
-            return split_row(classes, with_candidates(raw, own_stats, names), splits["test"].labels, known, detector)
+            classes, raw = raw_scores(outputs, fit_scorer(bank_outputs, bank.labels))
+            return split_row(classes, with_candidates(raw | judged, own_stats, names), splits["test"].labels, known,
+                             detector)
 
-        rows.append(row(ensemble(test), ensemble(banks) if knn else None, stats["ensemble"]))
+        rows.append(row(ensemble(test), ensemble(banks), stats["ensemble"]))
         member_rows.append([row(*args) for args in zip(test, banks, stats["members"])])
     by_seed = {f"seed {seed}": summary([r[m] for r in member_rows]).loc[HEADLINE]
                for m, seed in enumerate(spec["seeds"])}
@@ -230,17 +255,21 @@ def protocol1(weights_dir: str | Path, splits: dict[str, Split], manifest: Manif
 
 def against_published(table: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataFrame:
     """The published rows beside this project's: its ensemble's headline means over splits 2-5 (std over those
-    splits) and one member alone (mean and std over the seeds), highest mean first."""
+    splits) and one member alone (mean and std over the seeds; with the split's digit-or-not network where the score
+    reads it), highest mean first."""
     rows = {name: {"AUROC": mean, "std": std, "trained with": trained, "from": source}
             for name, (mean, std, trained, source) in PUBLISHED.items()}
     for column in (c for c in table if c.startswith("AUROC")):
         score = column.removeprefix("AUROC ")
+        judged = DIGIT_OR_NOT_SCORE in score.split(" + ")
+        trained = DRAWN_OR_MADE if judged else "none"
         rows[f"this project: ensemble, {score}"] = {
             "AUROC": float(table.loc[HEADLINE, column]), "std": float(table.loc[SPREAD, column]),
-            "trained with": "none", "from": "measured here"}
-        rows[f"this project: one network, {score}"] = {
+            "trained with": trained, "from": "measured here"}
+        one = "one network + digit-or-not network" if judged else "one network"
+        rows[f"this project: {one}, {score}"] = {
             "AUROC": float(seeds.loc["mean over seeds", column]), "std": float(seeds.loc["std over seeds", column]),
-            "trained with": "none", "from": "measured here"}
+            "trained with": trained, "from": "measured here"}
     return pd.DataFrame(rows).T.sort_values("AUROC", ascending=False)
 
 

@@ -42,6 +42,9 @@ MADE = {"side chimeras": 10000, "upside down": 10000}  # and non-digits made fro
 # A literature split's ensemble (`models.GapNet`): members differ only by their seed (initialisation and data
 # order); AdamW with a one-cycle learning rate per batch, random affine augmentation, no outliers of any kind.
 SPLIT_RECIPE = {"width": 16, "members": 3, "lr": 3e-3, "weight_decay": 5e-4}
+# Beside each ensemble, the split's own digit-or-not network (`train_split_digit_or_not`): the known digits against
+# outliers drawn or made from them, probe-sized (leave_out.PROBE's outliers and epochs).
+SPLIT_DIGIT_OR_NOT = {"outliers": 16000, "epochs": 3}
 CENTRE = True  # the best system moves each image to MNIST's centre of mass (A and B read it as the seeds did)
 Z = 3.0
 
@@ -89,22 +92,50 @@ def train_split_network(splits: dict[str, Split], known: tuple[int, ...], epochs
                          optimizer=partial(torch.optim.AdamW, weight_decay=SPLIT_RECIPE["weight_decay"]))
 
 
-def fit_literature(ensembles: list[list[GapNet]], splits: dict[str, Split]) -> dict:
-    """The split ensembles' score statistics on the known validation digits (the ensemble's and each member's) and
-    the one detector chosen among `protocols.CANDIDATES` on held-out proxies (made from each split's known
-    validation digits, and drawn by a program): the manifest's literature entry, less the file names."""
+def split_outliers(digits: Split, known: tuple[int, ...], n: int, seed: int) -> Split:
+    """A literature split's digit-or-not data: its known digits (labelled by their position in `known`) against n
+    outliers (label len(known)), n / 4 of each of the digit-or-not network's families: drawn by a program
+    (`outliers.TRAINED`) or made from those known digits (`outliers.MAKERS`). No unknown digit enters."""
+    kept = protocols.known_digits(digits, known)
+    each = n // (len(outliers.TRAINED) + len(outliers.MAKERS))
+    unknown = ([outliers.draw(family, each, seed + i) for i, family in enumerate(outliers.TRAINED)]
+               + [outliers.make(family, kept, each, seed + len(outliers.TRAINED) + i)
+                  for i, family in enumerate(outliers.MAKERS)])
+    return Split(np.concatenate([kept.images, *unknown]),
+                 np.r_[protocols.remap(kept.labels, known), np.full(each * len(unknown), len(known))])
+
+
+def train_split_digit_or_not(splits: dict[str, Split], known: tuple[int, ...], seed: int, device: str = "cpu",
+                             epochs: int = SPLIT_DIGIT_OR_NOT["epochs"]) -> tuple[DigitOrNot, dict]:
+    """A literature split's digit-or-not network (the known digits and "not a digit" as outputs) on
+    `split_outliers` of MNIST train, its epoch kept by accuracy on that of the validation split (a tenth as many
+    outliers); its initial weights drawn from `seed`, whatever ran before."""
+    n = SPLIT_DIGIT_OR_NOT["outliers"]
+    torch.manual_seed(seed)
+    return train_network(DigitOrNot(outputs=len(known) + 1), k_plus_one_loss,
+                         split_outliers(splits["train"], known, n, seed),
+                         split_outliers(splits["val"], known, n // 10, seed + 10), epochs,
+                         f"split {''.join(map(str, known))}, digit-or-not", augment=style_augment, device=device)
+
+
+def fit_literature(ensembles: list[list[GapNet]], judges: list[DigitOrNot], splits: dict[str, Split]) -> dict:
+    """The split ensembles' and digit-or-not networks' score statistics on the known validation digits (with the
+    ensemble's scores, and with each member's) and the one detector chosen among `protocols.CANDIDATES` on
+    held-out proxies (made from each split's known validation digits, and drawn by a program; none of them a
+    family the digit-or-not networks trained on): the manifest's literature entry, less the file names."""
     stats, tables = [], []
-    for nets, known in zip(ensembles, protocols.SPLITS):
+    for nets, judge, known in zip(ensembles, judges, protocols.SPLITS):
         bank = protocols.bank_images(splits["train"], known)
         val = protocols.known_digits(splits["val"], known)
         sets = {"val": val.images} | detectors.held_out_proxies(val)
         outputs = [{name: protocols.member_outputs(net, images) for name, images in (sets | {"bank": bank.images}).items()}
                    for net in nets]
+        judged = {name: {detectors.DIGIT_OR_NOT_SCORE: protocols.log_odds(judge, images)} for name, images in sets.items()}
 
         def raw(member_outputs: list[dict]) -> dict[str, dict[str, np.ndarray]]:
             joint = {name: protocols.ensemble([m[name] for m in member_outputs]) for name in member_outputs[0]}
             scorer = protocols.fit_scorer(joint.pop("bank"), bank.labels)
-            return {name: protocols.raw_scores(out, scorer)[1] for name, out in joint.items()}
+            return {name: protocols.raw_scores(out, scorer)[1] | judged[name] for name, out in joint.items()}
 
         scores = raw(outputs)
         stats.append({"ensemble": detectors.fit_stats(scores["val"]),
@@ -116,10 +147,33 @@ def fit_literature(ensembles: list[list[GapNet]], splits: dict[str, Split]) -> d
             "selection": selection, "bank": protocols.BANK, **SPLIT_RECIPE}
 
 
+def train_split_digit_or_nots(splits: dict[str, Split], weights_dir: Path, device: str = "cpu"
+                              ) -> tuple[list[DigitOrNot], dict, dict]:
+    """Train and save the five splits' digit-or-not networks (split i seeded SEED + 100 (i - 1)); returns them
+    ready for inference, the files' entries and the histories."""
+    judges, files, histories = [], {}, {}
+    for i, known in enumerate(protocols.SPLITS, 1):
+        name = f"split_{i}_digit_or_not"
+        net, histories[name] = train_split_digit_or_not(splits, known, SEED + 100 * (i - 1), device)
+        files[f"{name}.pth"] = save_network(net, f"{name}.pth", histories[name], weights_dir)
+        judges.append(for_inference(net))
+    return judges, files, histories
+
+
+def literature_entry(fitted: dict, files: dict, nets: list[list[str]], judges: list[str], seeds: list[int],
+                     epochs: int) -> dict:
+    """The manifest's literature entry: `fit_literature`'s, the networks' files, and their training seconds (from
+    the files' entries)."""
+    return {"files": nets, "digit_or_not_files": judges, "seeds": seeds, "epochs": epochs,
+            "digit_or_not": SPLIT_DIGIT_OR_NOT, **fitted,
+            "train_seconds": round(sum(files[f]["train_seconds"] for f in (*np.ravel(nets), *judges)), 1)}
+
+
 def train_literature(splits: dict[str, Split], weights_dir: Path, epochs: int, device: str = "cpu"
                      ) -> tuple[dict, dict, dict]:
     """Train and fit the ensembles of the five splits of the literature's protocol 1 (`protocols.SPLITS`), members
-    seeded SEED, SEED + 1, ...; returns the manifest's literature entry, the files' entries and the histories."""
+    seeded SEED, SEED + 1, ..., and the splits' digit-or-not networks; returns the manifest's literature entry, the
+    files' entries and the histories."""
     seeds = [SEED + m for m in range(SPLIT_RECIPE["members"])]
     ensembles, names, files, histories = [], [], {}, {}
     for i, known in enumerate(protocols.SPLITS, 1):
@@ -131,8 +185,9 @@ def train_literature(splits: dict[str, Split], weights_dir: Path, epochs: int, d
             nets.append(for_inference(net))
         ensembles.append(nets)
         names.append([f"split_{i}_{m}.pth" for m in range(1, len(seeds) + 1)])
-    spec = {"files": names, "seeds": seeds, "epochs": epochs, **fit_literature(ensembles, splits),
-            "train_seconds": round(sum(h["seconds"] for h in histories.values()), 1)}
+    judges, judge_files, judge_histories = train_split_digit_or_nots(splits, weights_dir, device)
+    files, histories = files | judge_files, histories | judge_histories
+    spec = literature_entry(fit_literature(ensembles, judges, splits), files, names, list(judge_files), seeds, epochs)
     return spec, files, histories
 
 
@@ -218,13 +273,31 @@ def retrain_literature(weights_dir: Path = WEIGHTS, device: str = "cpu") -> Mani
     weights_dir is kept."""
     manifest = read_manifest(weights_dir, rewritten="literature")
     literature, files, h_lit = train_literature(mnist_splits(), weights_dir, EPOCHS["split"], device)
-    previous = np.ravel(manifest.get("literature", {}).get("files", [])).tolist()  # a file or a list per split
+    previous = [*np.ravel(manifest.get("literature", {}).get("files", [])).tolist(),  # a file or a list per split
+                *manifest.get("literature", {}).get("digit_or_not_files", [])]
     for fname in set(previous) - set(files):
         manifest["files"].pop(fname, None)
         (weights_dir / fname).unlink(missing_ok=True)
     swap_histories(weights_dir, manifest, [Path(fname).stem for fname in previous], h_lit)
     manifest["files"] |= files
     manifest["literature"] = literature
+    write_manifest(weights_dir, manifest)
+    return manifest
+
+
+def retrain_split_digit_or_nots(weights_dir: Path = WEIGHTS, device: str = "cpu") -> Manifest:
+    """Retrain only the splits' digit-or-not networks of protocol 1 (the ensembles kept), refit the literature's
+    detector and rewrite their files, their histories and the manifest's literature entry and training time."""
+    manifest = read_manifest(weights_dir, rewritten="literature")
+    splits = mnist_splits()
+    judges, files, histories = train_split_digit_or_nots(splits, weights_dir, device)
+    literature = manifest["literature"]
+    swap_histories(weights_dir, manifest, [Path(f).stem for f in literature.get("digit_or_not_files", [])], histories)
+    manifest["files"] |= files
+    manifest["literature"] = literature_entry(fit_literature(protocols.load_networks(weights_dir, manifest), judges,
+                                                             splits),
+                                              manifest["files"], literature["files"], list(files), literature["seeds"],
+                                              literature["epochs"])
     write_manifest(weights_dir, manifest)
     return manifest
 
@@ -277,12 +350,17 @@ if __name__ == "__main__":
     parser.add_argument("--digit-or-not", action="store_true",
                         help="retrain only the digit-or-not network, then refit as --refit does")
     parser.add_argument("--literature", action="store_true",
-                        help="retrain only the split ensembles of the literature's protocol 1 (15 small networks)")
+                        help="retrain only the networks of the literature's protocol 1 (15 small networks in five "
+                             "ensembles, five digit-or-not networks)")
+    parser.add_argument("--split-digit-or-not", action="store_true",
+                        help="retrain only protocol 1's five digit-or-not networks, then refit its detector")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: no CUDA GPU is available here")
     if args.literature:
         manifest = retrain_literature(args.weights, args.device)
+    elif args.split_digit_or_not:
+        manifest = retrain_split_digit_or_nots(args.weights, args.device)
     elif args.refit or args.digit_or_not:
         manifest = refit(args.weights, args.digit_or_not, args.device)
     else:

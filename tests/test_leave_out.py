@@ -106,20 +106,3 @@ def test_a_designs_runs_are_the_whole_design_and_the_design_less_each_family_ski
     assert list(runs) == ["strokes + blobs + jigsaw", "blobs + jigsaw", "strokes + jigsaw"]
     assert trained == [("strokes", "blobs", "jigsaw"), ("blobs", "jigsaw"), ("strokes", "jigsaw")]
 
-
-def test_a_split_digit_or_not_network_sees_no_unknown_digit_and_scores_not_a_digit_against_the_known_ones(digits):
-    import torch
-
-    from models import DigitOrNot
-
-    known = (2, 4, 5, 9, 8, 3)
-    split = leave_out.split_data(digits, known, 40, seed=1)
-    kept = np.isin(digits.labels, known)
-    assert len(split) == kept.sum() + 40 and np.bincount(split.labels).tolist() == [30] * 6 + [40]
-    assert np.array_equal(split.images[: kept.sum()], digits.images[kept])  # the known digits, none other
-    net = DigitOrNot(outputs=7).eval()
-    x = digits.images[:5]
-    with torch.no_grad():
-        logits = net(torch.as_tensor((x / 255.0 - 0.1307) / 0.3081, dtype=torch.float32)[:, None]).double()
-    expected = logits[:, 6] - torch.logsumexp(logits[:, :6], 1)
-    assert np.allclose(leave_out.log_odds(net, x), expected.numpy(), atol=1e-5)

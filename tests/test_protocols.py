@@ -138,11 +138,27 @@ def test_selection_ranks_by_rejections_at_one_percent_then_auroc_averaged_over_s
 
 
 def test_candidates_are_z_sums_of_the_single_scores():
-    raw = {"MSP": np.array([1.0, 3.0]), "max logit": np.array([2.0, 4.0]), "kNN": np.array([0.5, 1.5])}
-    stats = {"MSP": (2.0, 1.0), "max logit": (3.0, 1.0), "kNN": (1.0, 0.5)}
+    raw = {"MSP": np.array([1.0, 3.0]), "max logit": np.array([2.0, 4.0]), "kNN": np.array([0.5, 1.5]),
+           "digit-or-not": np.array([-4.0, 0.0])}
+    stats = {"MSP": (2.0, 1.0), "max logit": (3.0, 1.0), "kNN": (1.0, 0.5), "digit-or-not": (-2.0, 2.0)}
     out = protocols.with_candidates(raw, stats)
     assert set(out) == set(protocols.CANDIDATES)
     assert np.allclose(out["kNN + max logit"], [-2.0, 2.0]) and np.allclose(out["MSP"], [-1.0, 1.0])
+    assert np.allclose(out["kNN + digit-or-not"], [-2.0, 2.0])
+
+
+def test_a_split_digit_or_not_score_is_its_last_output_against_the_known_digits():
+    import torch
+
+    from models import DigitOrNot
+
+    torch.manual_seed(0)
+    net = DigitOrNot(outputs=7).eval()
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28)).astype(np.uint8)
+    with torch.no_grad():
+        logits = net.logits(torch.as_tensor((images / 255.0 - 0.1307) / 0.3081, dtype=torch.float32)[:, None])
+    expected = (logits[:, 6] - torch.logsumexp(logits[:, :6], 1)).double().numpy()
+    assert np.allclose(protocols.log_odds(net, images), expected, atol=1e-5)
 
 
 def test_protocol2_macro_f1_is_perfect_only_when_digits_are_right_and_outliers_rejected():

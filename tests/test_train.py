@@ -113,7 +113,8 @@ def test_refit_on_the_committed_networks_reproduces_the_best_models_fit(tmp_path
 def test_fitting_the_literature_on_the_committed_split_networks_reproduces_its_selection(splits):
     manifest = store.read_manifest(store.WEIGHTS)
     committed = manifest["literature"]
-    fitted = train.fit_literature(protocols.load_networks(store.WEIGHTS, manifest), splits)
+    fitted = train.fit_literature(protocols.load_networks(store.WEIGHTS, manifest),
+                                  protocols.load_digit_or_nots(store.WEIGHTS, manifest), splits)
     assert fitted["detector"] == committed["detector"] and fitted["splits"] == committed["splits"]
     for mine, theirs in zip(fitted["stats"], committed["stats"]):  # float32 features: CPUs differ in the 7th digit
         for fit, stored in zip([mine["ensemble"], *mine["members"]], [theirs["ensemble"], *theirs["members"]]):
@@ -152,3 +153,19 @@ def test_one_cycle_steps_every_batch_from_a_low_rate_to_its_peak_and_back_down()
 def test_the_manifest_records_the_outliers_the_digit_or_not_network_trains_on():
     """report.py renders the training outliers from the manifest: it must say what train.py trains with."""
     assert store.read_manifest(store.WEIGHTS)["systems"]["best"]["outliers"] == train.DRAWN | train.MADE
+
+
+def test_a_split_digit_or_not_network_trains_on_its_known_digits_against_outliers_and_no_unknown_digit():
+    rng = np.random.default_rng(0)
+    digits = Split(rng.integers(0, 256, (300, 28, 28)).astype(np.uint8), np.arange(300) % 10)
+    known = (2, 4, 5, 9, 8, 3)
+    split = train.split_outliers(digits, known, 40, seed=1)
+    kept = np.isin(digits.labels, known)
+    assert len(split) == kept.sum() + 40 and np.bincount(split.labels).tolist() == [30] * 6 + [40]
+    assert np.array_equal(split.images[: kept.sum()], digits.images[kept])  # the known digits, none other
+    assert np.array_equal(split.labels[: kept.sum()], protocols.remap(digits.labels[kept], known))
+
+
+def test_the_manifest_records_the_recipe_of_the_splits_digit_or_not_networks():
+    literature = store.read_manifest(store.WEIGHTS)["literature"]
+    assert literature["digit_or_not"] == train.SPLIT_DIGIT_OR_NOT and len(literature["digit_or_not_files"]) == 5
