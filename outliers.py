@@ -9,7 +9,8 @@ MNIST's digits were made (`data.mnist_format`: MNIST's pen, the ink box scaled i
 blobs are thresholded smooth noise with soft edges, anywhere in the frame. Two made families train it too
 (`MAKERS`): side chimeras (the left and right halves of two digits of different classes) and digits turned
 upside down; the selection's proxies made from digits (`data.proxy_unknowns`: top and bottom halves, mirrored and
-quarter-turned digits...) stay held out. Every generator is seeded: the same seed gives the same images.
+quarter-turned digits...) stay held out; digits with a fragment of another digit (`MADE_CANDIDATES`) are a
+candidate measured by `leave_out.py --fragments`. Every generator is seeded: the same seed gives the same images.
 uint8 (N, 28, 28), white ink on black.
 """
 from __future__ import annotations
@@ -160,11 +161,30 @@ def upside_down(digits: Split, n: int, rng: np.random.Generator) -> np.ndarray:
     return digits.images[rng.choice(pool, n)][:, ::-1, ::-1].copy()
 
 
+def digit_and_fragment(digits: Split, n: int, rng: np.random.Generator, ink: int = 20) -> np.ndarray:
+    """A digit with a piece of another digit added where it lands: a square of 8-14 px cut from anywhere in the
+    other digit's frame (at least `ink` pixels of ink in it) and laid over a random place of the first (the
+    brighter pixel kept): a digit with a stroke too many, in MNIST's own pen."""
+    out = digits.images[rng.choice(len(digits), n)].copy()
+    for image in out:
+        while True:
+            size = int(rng.integers(8, 15))
+            (y, x), (top, left) = rng.integers(0, 29 - size, (2, 2))
+            piece = digits.images[rng.integers(len(digits)), y: y + size, x: x + size]
+            if np.count_nonzero(piece > 127) >= ink:
+                break
+        np.maximum(image[top: top + size, left: left + size], piece, out=image[top: top + size, left: left + size])
+    return out
+
+
 MAKERS = {"side chimeras": side_chimeras, "upside down": upside_down}
+MADE_CANDIDATES = {"digit + fragment": digit_and_fragment}  # measured by `leave_out.py --fragments` only
 
 
 def make(family: str, digits: Split, n: int, seed: int = SEED) -> np.ndarray:
-    """n non-digits of one family made from the given digits (`MAKERS`; to train on, from MNIST train only)."""
-    if family not in MAKERS:
-        raise ValueError(f"unknown made family {family!r}; choose one of {tuple(MAKERS)}")
-    return MAKERS[family](digits, n, np.random.default_rng(seed))
+    """n non-digits of one family made from the given digits (`MAKERS`, or a candidate of `MADE_CANDIDATES`; to
+    train on, from MNIST train only)."""
+    makers = MAKERS | MADE_CANDIDATES
+    if family not in makers:
+        raise ValueError(f"unknown made family {family!r}; choose one of {tuple(makers)}")
+    return makers[family](digits, n, np.random.default_rng(seed))

@@ -72,6 +72,18 @@ def test_upside_down_turns_only_digits_that_a_half_turn_makes_into_no_digit():
         outliers.make("jigsaw", digits, 3)
 
 
+def test_a_digit_and_fragment_keeps_a_whole_digit_and_adds_an_inked_square_of_another():
+    digits = Split(np.zeros((40, 28, 28), np.uint8), np.arange(40) % 10)
+    digits.images[:, 10:18, 12:16] = 200  # each "digit" a bar: every fragment with enough ink is a piece of one
+    made = outliers.make("digit + fragment", digits, 30, seed=5)
+    assert made.shape == (30, 28, 28) and made.dtype == np.uint8
+    assert (made[:, 10:18, 12:16] == 200).all()  # the whole digit is still there, under the fragment
+    extra = (made > 0).sum((1, 2)) - 32
+    assert (extra > 0).sum() > 20 and extra.max() <= 32  # most fragments land off the bar; none brings more ink
+    assert np.array_equal(made, outliers.make("digit + fragment", digits, 30, seed=5))
+    assert "digit + fragment" not in outliers.MAKERS  # a candidate: the committed network never trained on it
+
+
 def test_selection_ranks_on_families_the_digit_or_not_network_never_saw():
     digits = Split(np.zeros((50, 28, 28), np.uint8) + np.eye(28, dtype=np.uint8) * 255, np.arange(50) % 10)
     held_out, trained = detectors.held_out_proxies(digits, 20), detectors.trained_proxies(digits, 20)
