@@ -16,7 +16,7 @@ figures and save them to report/candidates.json, which REPORT shows: per-digit t
 signal, outliers pushed towards the digits (ACET), a third pen model (with either network), the ten digits and
 "not a digit" in one network (adopted: `models.DigitOrNot`), the reconstruction error as an input, kNN in the
 digit-or-not network's features, a larger kNN bank, system A's reconstruction scores in the sum, two digit-or-not
-networks, digits with a fragment of another digit as a fifth training family.
+networks, digits with a fragment of another digit as a fifth training family (probe-sized and at full size).
 """
 from __future__ import annotations
 
@@ -32,9 +32,12 @@ import torch.nn.functional as F
 
 import data
 import detectors
+import evaluate
+import helpers
 import metrics
 import outliers
 import osr
+import train
 from augment import style_augment
 from data import SEED, UNKNOWN, Split, mnist_splits, proxy_unknowns
 from loop import train_network
@@ -42,7 +45,6 @@ from losses import classifier_loss, digit_or_not_loss, k_plus_one_loss
 from models import FAST, DigitOrNot, for_inference
 from preprocess import MNIST_MEAN, MNIST_STD, batched
 from report import LEAVE_ONE_OUT, leave_one_out_table, load_leave_one_out, save_candidate
-import train
 from train import digits_against
 
 FAMILIES = ("strokes", "blobs", "scribbles", *outliers.MAKERS, *data.PROXY_NAMES)
@@ -251,6 +253,15 @@ def otsu_candidate() -> pd.DataFrame:
                                "seed rule (A) in place of the L2 norm": (SUM[0], "seed rule (A)", SUM[2])})
 
 
+def full_digit_or_not(splits: dict[str, Split], seed: int, made: dict[str, int], name: str) -> DigitOrNot:
+    """A digit-or-not network trained as train.py trains the committed one (its drawn families, epochs and eleven
+    outputs) against `made` of each made family, its initial weights and data order from `seed`; for inference."""
+    torch.manual_seed(seed)
+    return for_inference(train_network(DigitOrNot(), k_plus_one_loss, *train.digit_or_not_splits(splits, made),
+                                       train.EPOCHS["digit_or_not"], f"digit-or-not, {name}", augment=style_augment,
+                                       seed=seed)[0])
+
+
 def ensemble_candidate(seed: int = SEED + 1) -> pd.DataFrame:
     """A second digit-or-not network, trained as the committed one (its recipe, data and epochs: train.py) from
     another seed (initial weights and data order), in the best model's sum: in place of the committed network (how
@@ -259,10 +270,7 @@ def ensemble_candidate(seed: int = SEED + 1) -> pd.DataFrame:
     set (every second character)."""
     splits = mnist_splits()
     model = osr.load_osr_model()
-    torch.manual_seed(seed)
-    second = for_inference(train_network(DigitOrNot(), k_plus_one_loss, *train.digit_or_not_splits(splits),
-                                          train.EPOCHS["digit_or_not"], "digit-or-not, another seed",
-                                          augment=style_augment, seed=seed)[0])
+    second = full_digit_or_not(splits, seed, train.MADE, "another seed")
     sets = ({"MNIST validation": splits["val"].images} | detectors.held_out_proxies(splits["val"])
             | {"MNIST test": splits["test"].images} | development(2))
     score = detectors.DIGIT_OR_NOT_SCORE
@@ -272,6 +280,41 @@ def ensemble_candidate(seed: int = SEED + 1) -> pd.DataFrame:
         raw[name]["mean of the two"] = (raw[name][score] + raw[name]["another seed"]) / 2
     return sums_rejected(raw, {"today's sum": SUM, "another seed in place": (*SUM[:2], "another seed"),
                                "the two networks' mean": (*SUM[:2], "mean of the two")})
+
+
+def full_network_candidate(seed: int = SEED + 1) -> pd.DataFrame:
+    """The digit-or-not network at full size (train.py's recipe: its data, eleven outputs and epochs) trained from
+    one other seed twice, without and with digits with a fragment of another digit (train.MADE's count of them
+    added), each put in the best model in place of the committed network, its z statistics and threshold (1% of
+    the validation digits) fitted again as train.py fits them, beside the committed model. Share rejected (%) of
+    MNIST test, of the selection's held-out proxies, the far sets and the development set, and the seed protocol's
+    total OSR accuracy (%); EMNIST letters, a test set, is left out."""
+    splits = mnist_splits()
+    model = osr.load_osr_model()
+    sets = {"MNIST test": splits["test"], **{name: data.unknown_split(images) for name, images in
+                                             detectors.held_out_proxies(splits["val"]).items()},
+            **{name: split for name, split in data.ood_sets().items() if name != "EMNIST letters"}}
+    seed_protocol = data.seed_protocol_indices(sets)
+
+    def column(detector: detectors.CombinedDetector) -> dict[str, float]:
+        val = detector.combine(batched(detector.raw_scores, splits["val"].images, centre=True))
+        candidate = osr.OSRModel("best", model.classifier, detector, helpers.quantile_threshold(val), True)
+        outputs = evaluate.run_sets(candidate, sets)
+        return ({name: 100.0 * float(np.mean(out.preds == UNKNOWN)) for name, out in outputs.items()}
+                | {"seed protocol: total": evaluate.system_results(outputs, sets, seed_protocol)["seed_protocol"][
+                    "total"]})
+
+    def fitted(net: DigitOrNot) -> detectors.CombinedDetector:  # the committed sum, z statistics on `net`'s scores
+        detector = detectors.CombinedDetector(model.classifier, model.detector.reconstruction, model.detector.scorer,
+                                              model.detector.components, digit_or_not=net)
+        detector.stats = detectors.fit_stats(batched(detector.raw_scores, splits["val"].images, centre=True))
+        return detector
+
+    columns = {"committed": column(model.detector)}
+    fragments = {family: train.MADE["side chimeras"] for family in outliers.MADE_CANDIDATES}
+    for name, made in (("another seed", train.MADE), ("another seed, + fragments", train.MADE | fragments)):
+        columns[name] = column(fitted(full_digit_or_not(splits, seed, made, name)))
+    return pd.DataFrame(columns)
 
 
 def quarter_turns(digits: Split) -> Split:
@@ -525,11 +568,21 @@ OTHERS = {  # option: (the run, its name in REPORT, what it measured), each save
                          "digits with a fragment of another digit, with eleven outputs",
                          "The fragment comparison (above) with the committed digit-or-not network's eleven outputs: "
                          "today's design and today's design with digits with a fragment of another digit, both under "
-                         "the leave-one-out rule, every run trained here. Not adopted yet: in the sum it lifts side "
-                         "chimeras (+5.1), overlay (+6.2), upside down (+2.3) and the development set (+1.5), and "
-                         "every family it lowers falls by less than 1 point, within the runs' noise; adopting it "
-                         "retrains the committed network (and protocol 1's, which share its families) and reruns "
-                         "the leave-one-out table, left for a later session."),
+                         "the leave-one-out rule, every run trained here. In the sum it lifts side chimeras (+5.1), "
+                         "overlay (+6.2), upside down (+2.3) and the development set (+1.5), and every family it "
+                         "lowers falls by less than 1 point, within the runs' noise: measured at full size next "
+                         "(not adopted there)."),
+    "full_network": (full_network_candidate, "the fragment family at full size",
+                     "The digit-or-not network trained at full size (train.py's recipe, 10 epochs, about 9 minutes "
+                     "each) from one other seed, without and with 10,000 digits with a fragment of another digit "
+                     "among its outliers, each in the best model's sum in place of the committed network, its z "
+                     "statistics and threshold (1% of validation digits) fitted again, beside the committed model: "
+                     "share rejected (%) of MNIST test, the selection's held-out proxies, the far sets and the "
+                     "development set, and the seed protocol's total OSR accuracy (%). EMNIST letters, a test set, "
+                     "is left out. Not adopted: against the same seed without them, the fragments lift overlays by "
+                     "16.7 points, chimeras by 6.4 and the development set by 2.7 (1.6 as drawn), but they reject "
+                     "1.17% of MNIST test digits (0.93% without) and take the seed protocol's total to 98.68, below "
+                     "the 98.9 the model must keep (the committed network: 98.93; the other seed alone: 98.88)."),
     "k_plus_one": (k_plus_one_candidate, "digit classes and \"not a digit\" in one network",
                    "The digit-or-not network's body with eleven outputs (the ten digits and \"not a digit\"), trained "
                    "with cross-entropy on the probe's digits, each labelled by its class, against today's families; "

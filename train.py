@@ -63,15 +63,15 @@ def outlier_split(digits: Split, counts: dict[str, int], seed: int, made: dict[s
     return digits_against(digits, unknown)
 
 
-def digit_or_not_splits(splits: dict[str, Split]) -> tuple[Split, Split]:
+def digit_or_not_splits(splits: dict[str, Split], made: dict[str, int] = MADE) -> tuple[Split, Split]:
     """The digit-or-not network's data: MNIST train against drawn outliers of the training families
-    (`outliers.TRAINED`, DRAWN of each) and non-digits made from the training digits (MADE), and MNIST validation
-    against a tenth as many fresh ones, made from the validation digits."""
+    (`outliers.TRAINED`, DRAWN of each) and non-digits made from the training digits (`made` of each family), and
+    MNIST validation against a tenth as many fresh ones, made from the validation digits."""
     def tenth(counts: dict[str, int]) -> dict[str, int]:
         return {family: n // 10 for family, n in counts.items()}
 
-    return (outlier_split(splits["train"], DRAWN, SEED + 1, MADE),
-            outlier_split(splits["val"], tenth(DRAWN), SEED + 11, tenth(MADE)))
+    return (outlier_split(splits["train"], DRAWN, SEED + 1, made),
+            outlier_split(splits["val"], tenth(DRAWN), SEED + 11, tenth(made)))
 
 
 def train_digit_or_not(splits: dict[str, Split], epochs: int, device: str = "cpu") -> tuple[DigitOrNot, dict]:
