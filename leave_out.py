@@ -176,6 +176,14 @@ def sums_rejected(raw: dict[str, dict[str, np.ndarray]], rows: dict[str, tuple[s
                          for name, r in raw.items() if name != "MNIST validation"}).T
 
 
+def no_training_sets(splits: dict[str, Split]) -> dict[str, np.ndarray]:
+    """What the candidates measured against today's sum are measured on: the validation digits (the z statistics
+    and the threshold), the selection's held-out proxies, MNIST test and the development set (every second
+    character)."""
+    return ({"MNIST validation": splits["val"].images} | detectors.held_out_proxies(splits["val"])
+            | {"MNIST test": splits["test"].images} | development(2))
+
+
 def per_class_thresholds(rate: float = metrics.FALSE_ALARMS) -> pd.DataFrame:
     """A candidate that needs no training: the best model's one threshold against one per digit read, each
     rejecting `rate` of the validation digits read as that digit (the same false alarms in all). Share rejected
@@ -204,8 +212,7 @@ def feature_knn_candidate() -> pd.DataFrame:
     train = batched(lambda x: {"f": net.features(x)}, splits["train"].images, centre=True)["f"]
     scorer = detectors.FeatureScorer().fit(torch.as_tensor(train), torch.as_tensor(splits["train"].labels))
     scorer = for_inference(scorer)
-    sets = ({"MNIST validation": splits["val"].images} | detectors.held_out_proxies(splits["val"])
-            | {"MNIST test": splits["test"].images} | development(2))
+    sets = no_training_sets(splits)
     name = f"{detectors.DIGIT_OR_NOT_SCORE} kNN"
     raw = {s: model.run(images)[1] | batched(lambda x: {name: scorer.knn(net.features(x))}, images, centre=True)
            for s, images in sets.items()}
@@ -225,8 +232,7 @@ def bank_candidate(banks: tuple[int, ...] = (5000, 20000, 50000), ks: tuple[int,
     scorers = {n: for_inference(detectors.FeatureScorer(bank=n).fit(torch.as_tensor(train),
                                                                     torch.as_tensor(splits["train"].labels)))
                for n in banks}
-    sets = ({"MNIST validation": splits["val"].images} | detectors.held_out_proxies(splits["val"])
-            | {"MNIST test": splits["test"].images} | development(2))
+    sets = no_training_sets(splits)
 
     def knn(x: torch.Tensor) -> dict[str, torch.Tensor]:
         f = features(x)
@@ -246,8 +252,7 @@ def otsu_candidate() -> pd.DataFrame:
     model = osr.load_osr_model()
     every = detectors.CombinedDetector(model.classifier, model.detector.reconstruction, model.detector.scorer,
                                        (*SUM, "Otsu diff", "seed rule (A)"), digit_or_not=model.detector.digit_or_not)
-    sets = ({"MNIST validation": splits["val"].images} | detectors.held_out_proxies(splits["val"])
-            | {"MNIST test": splits["test"].images} | development(2))
+    sets = no_training_sets(splits)
     raw = {s: model.run(images, every)[1] for s, images in sets.items()}
     return sums_rejected(raw, {"today's sum": SUM, "sum + Otsu diff": (*SUM, "Otsu diff"),
                                "seed rule (A) in place of the L2 norm": (SUM[0], "seed rule (A)", SUM[2])})
@@ -257,9 +262,8 @@ def full_digit_or_not(splits: dict[str, Split], seed: int, made: dict[str, int],
     """A digit-or-not network trained as train.py trains the committed one (its drawn families, epochs and eleven
     outputs) against `made` of each made family, its initial weights and data order from `seed`; for inference."""
     torch.manual_seed(seed)
-    return for_inference(train_network(DigitOrNot(), k_plus_one_loss, *train.digit_or_not_splits(splits, made),
-                                       train.EPOCHS["digit_or_not"], f"digit-or-not, {name}", augment=style_augment,
-                                       seed=seed)[0])
+    return for_inference(train.train_digit_or_not(splits, train.EPOCHS["digit_or_not"], made=made, seed=seed,
+                                                  name=f"digit-or-not, {name}")[0])
 
 
 def ensemble_candidate(seed: int = SEED + 1) -> pd.DataFrame:
@@ -271,8 +275,7 @@ def ensemble_candidate(seed: int = SEED + 1) -> pd.DataFrame:
     splits = mnist_splits()
     model = osr.load_osr_model()
     second = full_digit_or_not(splits, seed, train.MADE, "another seed")
-    sets = ({"MNIST validation": splits["val"].images} | detectors.held_out_proxies(splits["val"])
-            | {"MNIST test": splits["test"].images} | development(2))
+    sets = no_training_sets(splits)
     score = detectors.DIGIT_OR_NOT_SCORE
     raw = {}
     for name, images in sets.items():

@@ -74,10 +74,12 @@ def digit_or_not_splits(splits: dict[str, Split], made: dict[str, int] = MADE) -
             outlier_split(splits["val"], tenth(DRAWN), SEED + 11, tenth(made)))
 
 
-def train_digit_or_not(splits: dict[str, Split], epochs: int, device: str = "cpu") -> tuple[DigitOrNot, dict]:
-    """The digit-or-not network on `digit_or_not_splits`, its epoch kept by validation accuracy."""
-    return train_network(DigitOrNot(), k_plus_one_loss, *digit_or_not_splits(splits), epochs, "digit-or-not",
-                         augment=style_augment, device=device)
+def train_digit_or_not(splits: dict[str, Split], epochs: int, device: str = "cpu", made: dict[str, int] = MADE,
+                       seed: int = SEED, name: str = "digit-or-not") -> tuple[DigitOrNot, dict]:
+    """The digit-or-not network on `digit_or_not_splits` (`made` of each made family), its data order from `seed`,
+    its epoch kept by validation accuracy."""
+    return train_network(DigitOrNot(), k_plus_one_loss, *digit_or_not_splits(splits, made), epochs, name,
+                         augment=style_augment, seed=seed, device=device)
 
 
 def train_split_network(splits: dict[str, Split], known: tuple[int, ...], epochs: int, seed: int = SEED,
