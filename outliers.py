@@ -9,11 +9,13 @@ MNIST's digits were made (`data.mnist_format`: MNIST's pen, the ink box scaled i
 blobs are thresholded smooth noise with soft edges, anywhere in the frame. Two made families train it too
 (`MAKERS`): side chimeras (the left and right halves of two digits of different classes) and digits turned
 upside down; the selection's proxies made from digits (`data.proxy_unknowns`: top and bottom halves, mirrored and
-quarter-turned digits...) stay held out; digits with a fragment of another digit (`MADE_CANDIDATES`) are a
-candidate measured by `leave_out.py --fragments`. Every generator is seeded: the same seed gives the same images.
+quarter-turned digits...) stay held out; digits with a fragment of another digit (`MADE_CANDIDATES`, two
+variants) are candidates measured by `leave_out.py`. Every generator is seeded: the same seed gives the same images.
 uint8 (N, 28, 28), white ink on black.
 """
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -161,24 +163,29 @@ def upside_down(digits: Split, n: int, rng: np.random.Generator) -> np.ndarray:
     return digits.images[rng.choice(pool, n)][:, ::-1, ::-1].copy()
 
 
-def digit_and_fragment(digits: Split, n: int, rng: np.random.Generator, ink: int = 20) -> np.ndarray:
+def digit_and_fragment(digits: Split, n: int, rng: np.random.Generator, ink: int = 20, new: bool = False
+                       ) -> np.ndarray:
     """A digit with a piece of another digit added where it lands: a square of 8-14 px cut from anywhere in the
-    other digit's frame (at least `ink` pixels of ink in it) and laid over a random place of the first (the
-    brighter pixel kept): a digit with a stroke too many, in MNIST's own pen."""
+    other digit's frame (at least `ink` pixels of ink in it; with `new`, at least `ink` pixels of ink where the
+    first digit has none, so that no piece hides in the digit's own strokes) and laid over a random place of the
+    first (the brighter pixel kept): a digit with a stroke too many, in MNIST's own pen."""
     out = digits.images[rng.choice(len(digits), n)].copy()
     for image in out:
         while True:
             size = int(rng.integers(8, 15))
             (y, x), (top, left) = rng.integers(0, 29 - size, (2, 2))
             piece = digits.images[rng.integers(len(digits)), y: y + size, x: x + size]
-            if np.count_nonzero(piece > 127) >= ink:
+            here = image[top: top + size, left: left + size]
+            if np.count_nonzero((piece > 127) & ((here <= 127) if new else True)) >= ink:
                 break
-        np.maximum(image[top: top + size, left: left + size], piece, out=image[top: top + size, left: left + size])
+        np.maximum(here, piece, out=here)
     return out
 
 
 MAKERS = {"side chimeras": side_chimeras, "upside down": upside_down}
-MADE_CANDIDATES = {"digit + fragment": digit_and_fragment}  # measured by `leave_out.py --fragments` only
+FRAGMENT, NEW_INK_FRAGMENT = "digit + fragment", "digit + fragment adding ink"
+MADE_CANDIDATES = {FRAGMENT: digit_and_fragment,  # measured by `leave_out.py --fragments` and `--full-network`
+                   NEW_INK_FRAGMENT: partial(digit_and_fragment, new=True)}  # by `leave_out.py --new-ink`
 
 
 def make(family: str, digits: Split, n: int, seed: int = SEED) -> np.ndarray:

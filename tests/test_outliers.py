@@ -84,6 +84,14 @@ def test_a_digit_and_fragment_keeps_a_whole_digit_and_adds_an_inked_square_of_an
     assert "digit + fragment" not in outliers.MAKERS  # a candidate: the committed network never trained on it
 
 
+def test_a_fragment_adding_ink_always_adds_twenty_inked_pixels_where_the_digit_had_none():
+    digits = Split(np.zeros((40, 28, 28), np.uint8), np.arange(40) % 10)
+    digits.images[:, 10:18, 12:16] = 200
+    made = outliers.make(outliers.NEW_INK_FRAGMENT, digits, 30, seed=5)
+    assert (made[:, 10:18, 12:16] == 200).all()
+    assert ((made > 127).sum((1, 2)) - 32 >= 20).all()  # no piece hides under the bar
+
+
 def test_selection_ranks_on_families_the_digit_or_not_network_never_saw():
     digits = Split(np.zeros((50, 28, 28), np.uint8) + np.eye(28, dtype=np.uint8) * 255, np.arange(50) % 10)
     held_out, trained = detectors.held_out_proxies(digits, 20), detectors.trained_proxies(digits, 20)
@@ -112,6 +120,20 @@ def test_style_augment_is_seeded_keeps_the_shape_and_centres_by_mass():
     ink = (out * MNIST_STD + MNIST_MEAN).clamp_min(0)[:, 0]
     dy, dx = mass_offsets(ink.double())
     assert (dy.abs() <= 1).all() and (dx.abs() <= 1).all()
+
+
+def test_elastic_moves_the_chosen_share_keeps_the_ink_and_is_seeded():
+    bars = np.zeros((64, 28, 28), np.uint8)
+    bars[:, 6:22, 11:17] = 255  # thick bars in the middle: a warp moves their edges, no ink leaves the frame
+    x = normalize(bars)
+    none = augment.elastic(x, torch.Generator().manual_seed(0), share=0.0)
+    torch.testing.assert_close(none, x, atol=1e-5, rtol=0)  # no displacement: every pixel read where it was
+    warped = augment.elastic(x, torch.Generator().manual_seed(0), share=1.0)
+    moved = (warped - x).abs().amax((1, 2, 3)) > 0.1
+    assert moved.float().mean() > 0.9
+    ink = lambda t: (t * MNIST_STD + MNIST_MEAN).sum((1, 2, 3))
+    assert ((ink(warped) - ink(x)).abs() / ink(x) < 0.6).all()  # a warp (it stretches and squeezes), not an eraser
+    torch.testing.assert_close(warped, augment.elastic(x, torch.Generator().manual_seed(0), share=1.0))
 
 
 @pytest.mark.parametrize("outputs, loss", [(data.UNKNOWN + 1, losses.k_plus_one_loss),
