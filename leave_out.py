@@ -25,6 +25,7 @@ import argparse
 import copy
 import json
 import time
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -259,8 +260,11 @@ def otsu_candidate() -> pd.DataFrame:
                                "seed rule (A) in place of the L2 norm": (SUM[0], "seed rule (A)", SUM[2])})
 
 
-def full_digit_or_not(splits: dict[str, Split], seed: int, made: dict[str, int], name: str, pen=style_augment
-                      ) -> DigitOrNot:
+Pen = Callable[[torch.Tensor, torch.Generator], torch.Tensor]  # a training batch's augmentation (`augment`)
+
+
+def full_digit_or_not(splits: dict[str, Split], seed: int, made: dict[str, int], name: str,
+                      pen: Pen = style_augment) -> DigitOrNot:
     """A digit-or-not network trained as train.py trains the committed one (its drawn families, epochs and eleven
     outputs) against `made` of each made family, under the augmentation `pen`, its initial weights and data order
     from `seed`; for inference."""
@@ -288,7 +292,7 @@ def ensemble_candidate(seed: int = SEED + 1) -> pd.DataFrame:
                                "the two networks' mean": (*SUM[:2], "mean of the two")})
 
 
-def full_network_table(variants: dict[str, tuple[dict[str, int], object]], seed: int = SEED + 1) -> pd.DataFrame:
+def full_network_table(variants: dict[str, tuple[dict[str, int], Pen]], seed: int = SEED + 1) -> pd.DataFrame:
     """Digit-or-not networks at full size (train.py's recipe: its data, eleven outputs and epochs) trained from one
     other seed, one per variant (name: the made families' counts, the augmentation), each put in the best model in
     place of the committed network, its z statistics and threshold (1% of the validation digits) fitted again as
