@@ -43,6 +43,10 @@ RECONSTRUCTION = ("L2 norm", "Otsu diff", "seed rule (A)")
 COMBINATIONS = (("kNN", "L2 norm"), ("energy", "L2 norm"), ("Mahalanobis", "L2 norm"), ("kNN", "seed rule (A)"),
                 ("kNN", DIGIT_OR_NOT_SCORE), ("kNN", "L2 norm", DIGIT_OR_NOT_SCORE))
 PROXY_COUNT = 2000  # images per proxy family in the selection
+# How the best model reads the digit: the weights of the classifier's and the digit-or-not network's digit
+# log-probabilities in their sum (train.py picks the rule on the validation split: `digit_rule_accuracies`)
+DIGIT_RULES = {"classifier": (1.0, 0.0), "digit-or-not": (0.0, 1.0), "both": (1.0, 1.0)}
+DIGIT_READING = "digit log-probabilities"  # raw_scores' extra entry when a rule other than the classifier's is set
 
 
 class Detector(Protocol):
@@ -169,9 +173,13 @@ class CombinedDetector:
 
     def __init__(self, classifier: ConvNet, reconstruction: ReconstructionDetector, scorer: FeatureScorer,
                  components: tuple[str, ...], stats: dict[str, tuple[float, float]] | None = None,
-                 digit_or_not: DigitOrNot | None = None):
-        if DIGIT_OR_NOT_SCORE in components and digit_or_not is None:
-            raise ValueError(f"the {DIGIT_OR_NOT_SCORE!r} score needs the digit-or-not network")
+                 digit_or_not: DigitOrNot | None = None, digits: str = "classifier"):
+        if digits not in DIGIT_RULES:
+            raise ValueError(f"unknown digit rule {digits!r}; choose one of {tuple(DIGIT_RULES)}")
+        if (DIGIT_OR_NOT_SCORE in components or digits != "classifier") and digit_or_not is None:
+            raise ValueError(f"the {DIGIT_OR_NOT_SCORE!r} score and the digit rule {digits!r} need the digit-or-not "
+                             "network")
+        self.digits = digits
         self.classifier = classifier.eval()
         self.digit_or_not = digit_or_not
         # Its own copy of the autoencoder in float32 (about 3 times faster than A's float64): the sums read the L2
@@ -192,8 +200,10 @@ class CombinedDetector:
     @torch.no_grad()
     def raw_scores(self, x: torch.Tensor, features: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Every component's score on a normalised batch (features: the classifier's, if already computed), in
-        float64, where the networks are (the reconstruction scores, numpy from `helpers`, on the CPU)."""
+        float64, where the networks are (the reconstruction scores, numpy from `helpers`, on the CPU); under a
+        digit rule other than the classifier's, also DIGIT_READING, the digits' log-probabilities it sums."""
         need = set(self.components)
+        reading = {}
         feats = self.classifier.features(x) if features is None else features
         out = logit_scores(self.classifier.head(feats)) if need & set(LOGIT_SCORES) else {}
         if "Mahalanobis" in need:
@@ -206,17 +216,39 @@ class CombinedDetector:
             out["ReAct"] = self.react.predict_feature_maps(feats)
         if "ASH" in need:
             out["ASH"] = self.ash.predict_feature_maps(feats[:, :, None, None])
-        if DIGIT_OR_NOT_SCORE in need:
-            out[DIGIT_OR_NOT_SCORE] = self.digit_or_not(x)
+        if DIGIT_OR_NOT_SCORE in need or self.digits != "classifier":
+            out[DIGIT_OR_NOT_SCORE], digits = self.digit_or_not.read(x)  # one pass for the score and the digit
+            if self.digits != "classifier":
+                reading[DIGIT_READING] = read_digits(self.classifier.head(feats), digits, self.digits)
         if need & set(RECONSTRUCTION):
             recon = self.reconstruction.raw_scores(x, otsu=bool(need & {"Otsu diff", "seed rule (A)"}))
             out["L2 norm"] = recon["l2"]
             if "otsu" in recon:
                 out.update({"Otsu diff": recon["otsu"], "seed rule (A)": self.reconstruction.combine(recon)})
-        return {c: torch.as_tensor(out[c]).double() for c in self.components}
+        return {c: torch.as_tensor(out[c]).double() for c in self.components} | reading
 
     def combine(self, raw: dict[str, np.ndarray]) -> np.ndarray:
         return z_sum(raw, self.stats, self.components)
+
+
+def read_digits(logits: torch.Tensor, digit_or_not: torch.Tensor, rule: str) -> torch.Tensor:
+    """The digits' summed log-probabilities under `rule` (DIGIT_RULES), from the classifier's logits and the
+    digit-or-not network's digit log-probabilities; their argmax is the digit read."""
+    weights = DIGIT_RULES[rule]
+    return weights[0] * logits.float().log_softmax(1) + weights[1] * digit_or_not.float()
+
+
+@torch.no_grad()
+def digit_rule_accuracies(classifier: ConvNet, digit_or_not: DigitOrNot, digits: Split, centre: bool = False
+                          ) -> dict[str, float]:
+    """Each digit rule's accuracy (%) on `digits` (the validation split), read through the model's input pipeline
+    (`centre`: moved to MNIST's centre of mass)."""
+    def step(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits, theirs = classifier(x), digit_or_not.read(x)[1]
+        return {rule: read_digits(logits, theirs, rule).argmax(1) for rule in DIGIT_RULES}
+
+    read = batched(step, digits.images, centre=centre)
+    return {rule: 100.0 * float(np.mean(read[rule] == digits.labels)) for rule in DIGIT_RULES}
 
 
 def fit_stats(raw: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
@@ -275,11 +307,12 @@ def trained_proxies(val: Split, n: int = PROXY_COUNT, seed: int = SEED) -> dict[
 
 
 def select(classifier: ConvNet, reconstruction: ReconstructionDetector, scorer: FeatureScorer,
-           digit_or_not: DigitOrNot, val: Split, centre: bool = False
+           digit_or_not: DigitOrNot, val: Split, centre: bool = False, digits: str = "classifier"
            ) -> tuple[CombinedDetector, pd.DataFrame, pd.DataFrame, np.ndarray]:
     """The detector (single or combination) that rejects the most held-out proxy unknowns on average where it
     rejects 1% of the MNIST validation split (ties: higher mean AUROC), z-normalised on that split, with its
-    validation scores; images go through the model's input pipeline (`centre`: moved to MNIST's centre of mass).
+    validation scores; images go through the model's input pipeline (`centre`: moved to MNIST's centre of mass);
+    the detector reads the digit by the rule `digits` (DIGIT_RULES).
     Returns the ranking table on the held-out proxies and the table on the trained families (not ranked on).
     No OOD test set enters the ranking; the near proxies among them were added after looking at Omniglot, the
     development set."""
@@ -292,5 +325,6 @@ def select(classifier: ConvNet, reconstruction: ReconstructionDetector, scorer: 
     components = {combo_name(parts): parts for parts in COMBINATIONS} | {s: (s,) for s in SINGLE}
     chosen = components[metrics.ranked(table)[0]]
     detector = CombinedDetector(classifier, reconstruction, scorer, chosen, {c: stats[c] for c in chosen},
-                                digit_or_not if DIGIT_OR_NOT_SCORE in chosen else None)
+                                digit_or_not if DIGIT_OR_NOT_SCORE in chosen or digits != "classifier" else None,
+                                digits)
     return detector, table, seen, detector.combine(val_scores)

@@ -46,7 +46,7 @@ def benchmark_run(model: OSRModel, reference: Split, sets: dict[str, Split]
     networks and input pipeline."""
     own = model.detector
     every = detectors.CombinedDetector(model.classifier, own.reconstruction, own.scorer, detectors.BENCHMARKED,
-                                       digit_or_not=own.digit_or_not)
+                                       digit_or_not=own.digit_or_not, digits=own.digits)
     raw, outputs = {}, {}
     for name, split in tqdm({REFERENCE: reference, **sets}.items(), desc="benchmark", unit="set", leave=False):
         digits, raw[name] = model.run(split.images, every)

@@ -236,8 +236,19 @@ class DigitOrNot(nn.Module):
         with one output (a probe's binary network), its logit; with other counts, every logit."""
         logits = self.logits(x)
         if logits.shape[1] == UNKNOWN + 1:
-            return logits[:, UNKNOWN] - torch.logsumexp(logits[:, :UNKNOWN], 1)
+            return _not_a_digit(logits)
         return logits[:, 0] if logits.shape[1] == 1 else logits
+
+    def read(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Of an eleven-output network, from one pass: forward's score and the ten digits' log-probabilities (its
+        reading of the digit, given that it is one)."""
+        logits = self.logits(x)
+        return _not_a_digit(logits), logits[:, :UNKNOWN].log_softmax(1)
+
+
+def _not_a_digit(logits: torch.Tensor) -> torch.Tensor:
+    """The log-odds of "not a digit" (the last of eleven outputs) against the ten digits."""
+    return logits[:, UNKNOWN] - torch.logsumexp(logits[:, :UNKNOWN], 1)
 
 
 class SystemB(nn.Module):

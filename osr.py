@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 import helpers
-from detectors import CombinedDetector, Detector, FeatureScorer, MSEDetector, ReconstructionDetector
+from detectors import DIGIT_READING, CombinedDetector, Detector, FeatureScorer, MSEDetector, ReconstructionDetector
 from models import Autoencoder, BNAutoencoder, ConvNet, DeepCNN, DigitOrNot
 from preprocess import batched
 from store import WEIGHTS, load_network, read_manifest
@@ -64,7 +64,9 @@ class OSRModel:
 
         def step(x: torch.Tensor) -> dict[str, np.ndarray]:
             features = self.classifier.features(x)  # computed once, for the digit and for feature detectors
-            return {"digit": self.classifier.head(features).argmax(1), **detector.raw_scores(x, features)}
+            raw = detector.raw_scores(x, features)
+            reading = raw.pop(DIGIT_READING, None)  # a detector's digit rule (the best model's), else the classifier
+            return {"digit": (self.classifier.head(features) if reading is None else reading).argmax(1), **raw}
 
         raw = batched(step, images, desc, self.centre, self.device)
         return raw.pop("digit"), raw
@@ -109,5 +111,6 @@ def load_osr_model(weights_dir: str | Path = WEIGHTS, system: str = "best", devi
     if system == "A":
         return OSRModel(system, classifier, reconstruction, device=device)
     detector = CombinedDetector(classifier, reconstruction, load(FeatureScorer(), "scorer"), tuple(spec["components"]),
-                                {k: tuple(v) for k, v in spec["stats"].items()}, load(DigitOrNot(), "digit_or_not"))
+                                {k: tuple(v) for k, v in spec["stats"].items()}, load(DigitOrNot(), "digit_or_not"),
+                                spec["digits"])
     return OSRModel(system, classifier, detector, spec["threshold"], spec["centre_by_mass"], device)

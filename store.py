@@ -54,6 +54,8 @@ class SpecBest(TypedDict):
     scorer: str
     digit_or_not: str
     centre_by_mass: bool
+    digits: str  # how it reads the digit (detectors.DIGIT_RULES), chosen on the validation split
+    digit_rules: dict[str, float]  # every rule's accuracy (%) on the validation split
     components: list[str]
     stats: dict[str, list[float]]  # (mean, std) on validation of each component, for the z-sum
     threshold: float

@@ -212,17 +212,20 @@ def selection_row(held_out: pd.DataFrame, trained: pd.DataFrame, detector: str) 
 def fit_best_system(classifier: ConvNet, reconstruction: ReconstructionDetector, digit_or_not: DigitOrNot,
                     splits: dict[str, Split], weights_dir: Path, rate: float = metrics.FALSE_ALARMS,
                     centre: bool = CENTRE) -> tuple[dict, dict]:
-    """Fit the feature detectors on MNIST train, select the detector, threshold it where it rejects `rate` of the
-    validation split; every image moved to MNIST's centre of mass first when `centre`, as the best system reads
-    its input."""
+    """Fit the feature detectors on MNIST train, choose how the digit is read (the rule most accurate on the
+    validation split), select the detector, threshold it where it rejects `rate` of the validation split; every
+    image moved to MNIST's centre of mass first when `centre`, as the best system reads its input."""
     features = batched(lambda x: {"f": classifier.features(x)}, splits["train"].images, centre=centre)["f"]
     scorer = FeatureScorer().fit(torch.as_tensor(features), torch.as_tensor(splits["train"].labels))
     torch.save(scorer.state_dict(), weights_dir / "feature_scorer.pth")
     for_inference(scorer)
+    rules = detectors.digit_rule_accuracies(classifier, digit_or_not, splits["val"], centre)
+    digits = max(rules, key=rules.get)  # the first of equals: the classifier alone
     detector, table, seen, val_scores = detectors.select(classifier, reconstruction, scorer, digit_or_not,
-                                                         splits["val"], centre)
+                                                         splits["val"], centre, digits)
     spec = {**NETS_A, "scorer": "feature_scorer.pth", "digit_or_not": DIGIT_OR_NOT, "centre_by_mass": centre,
-            "components": list(detector.components), "stats": detector.stats,
+            "digits": digits, "digit_rules": rules, "components": list(detector.components),
+            "stats": detector.stats,
             "threshold": helpers.quantile_threshold(val_scores, rate), "false_alarms": rate, "outliers": DRAWN | MADE,
             "selection": {det: selection_row(table, seen, det) for det in table.index}}
     entry = {"sha256": sha256(weights_dir / "feature_scorer.pth"), "fitted_on": "MNIST train features"}

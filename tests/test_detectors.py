@@ -165,3 +165,29 @@ def test_new_library_scores_are_higher_for_an_unfamiliar_feature(scorer, toy_det
 def test_the_trained_score_without_its_network_is_refused():
     with pytest.raises(ValueError, match="digit-or-not"):
         detectors.CombinedDetector(models.ConvNet(), None, detectors.FeatureScorer(), ("kNN", detectors.DIGIT_OR_NOT_SCORE))
+
+
+def test_an_unknown_digit_rule_or_one_without_its_network_is_refused():
+    with pytest.raises(ValueError, match="digit rule"):
+        detectors.CombinedDetector(models.ConvNet(), None, detectors.FeatureScorer(), ("kNN",), digits="vote")
+    with pytest.raises(ValueError, match="digit-or-not"):
+        detectors.CombinedDetector(models.ConvNet(), None, detectors.FeatureScorer(), ("kNN",), digits="both")
+
+
+def test_digit_or_not_read_gives_its_score_and_the_ten_digits_log_probabilities():
+    torch.manual_seed(0)
+    net = models.DigitOrNot().eval()
+    x = torch.randn(6, 1, 28, 28)
+    with torch.no_grad():
+        score, digits = net.read(x)
+        logits = net.logits(x)
+        torch.testing.assert_close(score, net(x))
+    torch.testing.assert_close(digits.exp().sum(1), torch.ones(6))
+    torch.testing.assert_close(digits.argmax(1), logits[:, :10].argmax(1))
+
+
+def test_digit_rules_weigh_each_networks_log_probabilities():
+    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 0.0]])
+    theirs = torch.tensor([[0.1, 0.8, 0.1], [0.1, 0.1, 0.8]]).log()
+    read = {rule: detectors.read_digits(logits, theirs, rule).argmax(1).tolist() for rule in detectors.DIGIT_RULES}
+    assert read == {"classifier": [0, 1], "digit-or-not": [1, 2], "both": [1, 1]}

@@ -137,6 +137,27 @@ def test_the_default_system_is_the_best_model_with_its_fitted_threshold():
     assert model.detector.components == tuple(spec["components"])
 
 
+def test_the_best_model_reads_the_digit_by_its_rule_the_one_most_accurate_on_validation():
+    from detectors import DIGIT_RULES
+    from preprocess import normalize
+
+    model = osr.load_osr_model(WEIGHTS)
+    spec = store.read_manifest(WEIGHTS)["systems"]["best"]
+    rules = spec["digit_rules"]
+    assert set(rules) == set(DIGIT_RULES) and spec["digits"] == max(rules, key=rules.get) == model.detector.digits
+    # MNIST test's first digits, and five where the committed rule ("both") and the classifier read differently
+    images = mnist_test_images()[np.r_[:100, 625, 659, 1014, 1039, 1226]]
+    x = normalize(images)  # MNIST's own digits: centring by mass leaves them where they are
+    with torch.no_grad():
+        logits, theirs = model.classifier(x), model.detector.digit_or_not.read(x)[1]
+    mine, other = DIGIT_RULES[spec["digits"]]
+    expected = (mine * logits.log_softmax(1) + other * theirs).argmax(1).numpy()
+    out = model.outputs(images)
+    np.testing.assert_array_equal(out.digits, expected)
+    assert np.array_equal(out.preds == 10, out.scores > model.threshold)
+    assert (out.digits != logits.argmax(1).numpy()).sum() == (5 if spec["digits"] == "both" else 0)
+
+
 def test_the_best_model_reads_a_digit_the_same_wherever_it_sits():
     from data import corrupt
 

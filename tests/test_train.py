@@ -103,6 +103,7 @@ def test_refit_on_the_committed_networks_reproduces_the_best_models_fit(tmp_path
     committed = store.read_manifest(store.WEIGHTS)["systems"]["best"]
     refitted = train.refit(weights)["systems"]["best"]
     assert refitted["components"] == committed["components"] and refitted["centre_by_mass"] is True
+    assert refitted["digits"] == committed["digits"] and refitted["digit_rules"] == committed["digit_rules"]
     # the features come from the float32 classifier, whose rounding differs from CPU to CPU in the 7th digit
     assert refitted["threshold"] == pytest.approx(committed["threshold"], rel=1e-6)
     for name, (mean, std) in committed["stats"].items():
