@@ -17,7 +17,8 @@ signal, outliers pushed towards the digits (ACET), a third pen model (with eithe
 "not a digit" in one network (adopted: `models.DigitOrNot`), the reconstruction error as an input, kNN in the
 digit-or-not network's features, a larger kNN bank, system A's reconstruction scores in the sum, two digit-or-not
 networks, digits with a fragment of another digit as a fifth training family (probe-sized and at full size), and
-at full size fragments that must add ink, with and without an elastic pen.
+at full size fragments that must add ink, with and without an elastic pen, and with the digit read by two
+networks.
 """
 from __future__ import annotations
 
@@ -105,8 +106,10 @@ def runs() -> dict[str, tuple[str, ...]]:
 def measure(net: DigitOrNot, fixed: dict[str, dict[str, np.ndarray]], sets: dict[str, np.ndarray]
             ) -> dict[str, dict[str, float]]:
     """Share rejected @1% of each set by the network alone and by the best system's sum with it."""
-    raw = {name: fixed[name] | {detectors.DIGIT_OR_NOT_SCORE: batched(lambda x: {"d": net(x)}, images, centre=True)["d"]}
-           for name, images in sets.items()}
+    def score(images: np.ndarray) -> np.ndarray:
+        return batched(lambda x: {"d": net(x)}, images, centre=True)["d"]
+
+    raw = {name: fixed[name] | {detectors.DIGIT_OR_NOT_SCORE: score(images)} for name, images in sets.items()}
     val = raw["MNIST validation"]
     stats = detectors.fit_stats(val)
     out = {}
