@@ -321,7 +321,7 @@ def full_network_table(variants: dict[str, tuple[dict[str, int], Pen]], seed: in
         rules = detectors.digit_rule_accuracies(model.classifier, net, splits["val"], centre=True)
         detector = detectors.CombinedDetector(model.classifier, model.detector.reconstruction, model.detector.scorer,
                                               model.detector.components, digit_or_not=net,
-                                              digits=max(rules, key=rules.get))  # train.py's choice of rule
+                                              digits=detectors.chosen_rule(rules))
         detector.stats = detectors.fit_stats(batched(detector.raw_scores, splits["val"].images, centre=True))
         return detector
 

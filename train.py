@@ -220,7 +220,7 @@ def fit_best_system(classifier: ConvNet, reconstruction: ReconstructionDetector,
     torch.save(scorer.state_dict(), weights_dir / "feature_scorer.pth")
     for_inference(scorer)
     rules = detectors.digit_rule_accuracies(classifier, digit_or_not, splits["val"], centre)
-    digits = max(rules, key=rules.get)  # the first of equals: the classifier alone
+    digits = detectors.chosen_rule(rules)
     detector, table, seen, val_scores = detectors.select(classifier, reconstruction, scorer, digit_or_not,
                                                          splits["val"], centre, digits)
     spec = {**NETS_A, "scorer": "feature_scorer.pth", "digit_or_not": DIGIT_OR_NOT, "centre_by_mass": centre,

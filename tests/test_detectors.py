@@ -191,3 +191,8 @@ def test_digit_rules_weigh_each_networks_log_probabilities():
     theirs = torch.tensor([[0.1, 0.8, 0.1], [0.1, 0.1, 0.8]]).log()
     read = {rule: detectors.read_digits(logits, theirs, rule).argmax(1).tolist() for rule in detectors.DIGIT_RULES}
     assert read == {"classifier": [0, 1], "digit-or-not": [1, 2], "both": [1, 1]}
+
+
+def test_the_chosen_digit_rule_is_the_most_accurate_and_the_classifier_among_equals():
+    assert detectors.chosen_rule({"classifier": 99.1, "digit-or-not": 99.3, "both": 99.2}) == "digit-or-not"
+    assert detectors.chosen_rule({"classifier": 99.3, "digit-or-not": 99.3, "both": 99.3}) == "classifier"
