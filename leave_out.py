@@ -16,9 +16,9 @@ figures and save them to report/candidates.json, which REPORT shows: per-digit t
 signal, outliers pushed towards the digits (ACET), a third pen model (with either network), the ten digits and
 "not a digit" in one network (adopted: `models.DigitOrNot`), the reconstruction error as an input, kNN in the
 digit-or-not network's features, a larger kNN bank, system A's reconstruction scores in the sum, two digit-or-not
-networks, digits with a fragment of another digit as a fifth training family (probe-sized and at full size), and
-at full size fragments that must add ink, with and without an elastic pen, and with the digit read by two
-networks.
+networks, digits with a fragment of another digit as a fifth training family (probe-sized and at full size), at full
+size fragments that must add ink, with and without an elastic pen, and with the digit read by two networks, and
+parts of digits blown up to a digit's size as a fifth family.
 """
 from __future__ import annotations
 
@@ -610,6 +610,14 @@ OTHERS = {  # option: (the run, its name in REPORT, what it measured), each save
                          "overlay (+6.2), upside down (+2.3) and the development set (+1.5), and every family it "
                          "lowers falls by less than 1 point, within the runs' noise: measured at full size next "
                          "(not adopted there)."),
+    "zoom": (lambda: added_family_candidate((outliers.ZOOMED,), "zoom", eleven=True),
+             "parts of digits blown up to a digit's size",
+             "A fifth training family made from the training digits (`outliers.zoomed_parts`: a square of 10-15 px "
+             "cut from a digit, scaled to 20x20 and centred; parts that read as a 1 or a 0 drawn again) added to "
+             "today's design, both designs under the leave-one-out rule with the committed eleven outputs, every run "
+             "trained here: share rejected (%) at 1% of validation digits of each family by the run of its design "
+             "that did not train on it (the development set: by the whole design), alone and in the best model's "
+             "sum; the new family's own row reads, in both columns, the run of today's design."),
     "full_network": (full_network_candidate, "the fragment family at full size",
                      "The digit-or-not network trained at full size (train.py's recipe, 10 epochs, about 9 minutes "
                      "each) from one other seed, without and with 10,000 digits with a fragment of another digit "

@@ -9,8 +9,8 @@ MNIST's digits were made (`data.mnist_format`: MNIST's pen, the ink box scaled i
 blobs are thresholded smooth noise with soft edges, anywhere in the frame. Two made families train it too
 (`MAKERS`): side chimeras (the left and right halves of two digits of different classes) and digits turned
 upside down; the selection's proxies made from digits (`data.proxy_unknowns`: top and bottom halves, mirrored and
-quarter-turned digits...) stay held out; digits with a fragment of another digit (`MADE_CANDIDATES`, two
-variants) are candidates measured by `leave_out.py`. Every generator is seeded: the same seed gives the same images.
+quarter-turned digits...) stay held out; digits with a fragment of another digit (two variants) and parts of
+digits blown up to a digit's size (`MADE_CANDIDATES`) are candidates measured by `leave_out.py`. Every generator is seeded: the same seed gives the same images.
 uint8 (N, 28, 28), white ink on black.
 """
 from __future__ import annotations
@@ -182,10 +182,38 @@ def digit_and_fragment(digits: Split, n: int, rng: np.random.Generator, ink: int
     return out
 
 
+def zoomed_parts(digits: Split, n: int, rng: np.random.Generator, ink: int = 20, share: float = 0.6
+                 ) -> np.ndarray:
+    """A part of a digit blown up to a digit's size: a square of 10-15 px cut from a digit's frame, scaled to 20x20
+    and laid in the middle of the 28x28 frame, as MNIST lays its digits: an arc, a corner or a crossing of a
+    digit's strokes written as large as a character (the pen thicker by the same factor, which the training pen's
+    own changes of thickness blur). The square holds at least `ink` pixels of ink and at most `share` of the
+    digit's, so that it is a part, not the whole; parts that would read as a digit are drawn again: a straight
+    stroke (a 1) and a closed loop (a 0)."""
+    from scipy.ndimage import binary_fill_holes
+
+    out = np.zeros((n, 28, 28), np.uint8)
+    for image in out:
+        while True:
+            digit = digits.images[rng.integers(len(digits))]
+            size = int(rng.integers(10, 16))
+            y, x = rng.integers(0, 29 - size, 2)
+            piece = digit[y: y + size, x: x + size]
+            inked = piece > 127
+            if not ink <= np.count_nonzero(inked) <= share * np.count_nonzero(digit > 127):
+                continue
+            spread = np.linalg.eigvalsh(np.cov(np.argwhere(inked).T))  # ascending: across, along the ink
+            if spread[0] > 0.2 * spread[1] and binary_fill_holes(inked).sum() == inked.sum():
+                break
+        image[4:24, 4:24] = np.asarray(Image.fromarray(piece).resize((20, 20), Image.BILINEAR))
+    return out
+
+
 MAKERS = {"side chimeras": side_chimeras, "upside down": upside_down}
-FRAGMENT, NEW_INK_FRAGMENT = "digit + fragment", "digit + fragment adding ink"
+FRAGMENT, NEW_INK_FRAGMENT, ZOOMED = "digit + fragment", "digit + fragment adding ink", "zoomed part"
 MADE_CANDIDATES = {FRAGMENT: digit_and_fragment,  # measured by `leave_out.py --fragments` and `--full-network`
-                   NEW_INK_FRAGMENT: partial(digit_and_fragment, new=True)}  # by `leave_out.py --new-ink`
+                   NEW_INK_FRAGMENT: partial(digit_and_fragment, new=True),  # by `leave_out.py --new-ink`
+                   ZOOMED: zoomed_parts}  # by `leave_out.py --zoom`
 
 
 def make(family: str, digits: Split, n: int, seed: int = SEED) -> np.ndarray:

@@ -92,6 +92,25 @@ def test_a_fragment_adding_ink_always_adds_twenty_inked_pixels_where_the_digit_h
     assert ((made > 127).sum((1, 2)) - 32 >= 20).all()  # no piece hides under the bar
 
 
+def test_a_zoomed_part_is_a_piece_of_a_digit_blown_up_never_a_straight_stroke_or_a_closed_loop():
+    from scipy.ndimage import binary_fill_holes
+
+    digits = Split(np.zeros((20, 28, 28), np.uint8), np.arange(20) % 10)
+    digits.images[:10, 4:24, 13:16] = 255  # bars: every part of them a straight stroke
+    digits.images[10:, 4:12, 10:18] = 255  # 9s: a ring on a long stem, a piece with the ring is a closed loop
+    digits.images[10:, 6:10, 12:16] = 0
+    digits.images[10:, 12:27, 15:18] = 255
+    made = outliers.make(outliers.ZOOMED, digits, 30, seed=6)
+    assert made.shape == (30, 28, 28) and made.dtype == np.uint8
+    assert not made[:, :4].any() and not made[:, 24:].any() and not made[:, :, :4].any()  # in the middle 20x20
+    inked = made > 127
+    assert (inked.sum((1, 2)) >= 34).all()  # 20 inked pixels or more, blown up by 20/15 or more each way
+    assert (inked.any(1).sum(1) > 6).all() and (inked.any(2).sum(1) > 6).all()  # ink both ways: no bar
+    assert all(np.array_equal(binary_fill_holes(image), image) for image in inked)  # no loop
+    assert np.array_equal(made, outliers.make(outliers.ZOOMED, digits, 30, seed=6))
+    assert outliers.ZOOMED not in outliers.MAKERS
+
+
 def test_selection_ranks_on_families_the_digit_or_not_network_never_saw():
     digits = Split(np.zeros((50, 28, 28), np.uint8) + np.eye(28, dtype=np.uint8) * 255, np.arange(50) % 10)
     held_out, trained = detectors.held_out_proxies(digits, 20), detectors.trained_proxies(digits, 20)
