@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import leave_out
+import outliers
 import report
 from data import UNKNOWN, Split
 
@@ -18,6 +19,8 @@ def test_every_family_gives_the_images_asked_for(digits):
     pool = leave_out.pools(digits, 40, seed=1)
     assert list(pool) == list(leave_out.FAMILIES)
     assert all(images.shape == (40, 28, 28) and images.dtype == np.uint8 for images in pool.values())
+    candidates = leave_out.pools(digits, 40, seed=1, families=tuple(outliers.MADE_CANDIDATES))
+    assert all(images.shape == (40, 28, 28) and images.dtype == np.uint8 for images in candidates.values())
 
 
 def test_each_design_is_run_whole_and_without_each_of_its_families():
@@ -106,3 +109,25 @@ def test_a_designs_runs_are_the_whole_design_and_the_design_less_each_family_ski
     assert list(runs) == ["strokes + blobs + jigsaw", "blobs + jigsaw", "strokes + jigsaw"]
     assert trained == [("strokes", "blobs", "jigsaw"), ("blobs", "jigsaw"), ("strokes", "jigsaw")]
 
+
+
+def test_the_class_conditional_autoencoder_draws_the_digit_it_is_told_and_is_pushed_off_the_wrong_ones(monkeypatch):
+    import torch
+
+    torch.manual_seed(0)
+    net = leave_out.ClassConditional().eval()
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        errors = net.errors(x)
+        code = net.encoder(x)
+        drawings = [net.draw(code, torch.full((4,), k)) for k in (3, 5)]
+    assert errors.shape == (4, 10) and (errors >= 0).all()
+    assert not torch.allclose(*drawings)  # the digit told changes the drawing of one code
+    assert ((drawings[0] >= 0) & (drawings[0] <= 1)).all()  # pixels
+    y = torch.tensor([0, 1, 2, 3])
+    monkeypatch.setitem(leave_out.CONDITIONAL, "margin", 0.0)  # no hinge: the loss is the match term alone
+    match, _ = leave_out.class_conditional_loss(net, x, y)
+    with torch.no_grad():
+        assert torch.isclose(match, (errors[torch.arange(4), y] ** 2).mean(), rtol=1e-4)
+    monkeypatch.setitem(leave_out.CONDITIONAL, "margin", 1e6)  # every wrong drawing inside the margin: it adds
+    assert leave_out.class_conditional_loss(net, x, y)[0] > match + 1e5
