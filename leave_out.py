@@ -736,8 +736,8 @@ OTHERS = {  # option: (the run, its name in REPORT, what it measured), each save
              "today's design, both designs under the leave-one-out rule with the committed eleven outputs, every run "
              "trained here: share rejected (%) at 1% of validation digits of each family by the run of its design "
              "that did not train on it (the development set: by the whole design), alone and in the best model's "
-             "sum; the new family's own row reads, in both columns, the run of today's design. Not adopted: today's "
-             "model rejects only 53.7% of the new family in the sum, so it is a hard near family, but training on it "
+             "sum; the new family's own row reads, in both columns, the run of today's design. Not adopted: that run "
+             "rejects only 53.7% of the new family in the sum, so it is a hard near family, but training on it "
              "lifts 7 of the 12 other families in the sum, most by under 2 points (upside down by 5.1), lowers "
              "overlay by 2.5 and the development set by 0.7."),
     "mirrors": (lambda: added_family_candidate(("mirrored", "quarter turn"), "mirrors and turns", eleven=True),
