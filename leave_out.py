@@ -50,7 +50,7 @@ from loop import train_network
 from losses import classifier_loss, digit_or_not_loss, k_plus_one_loss
 from models import FAST, DigitOrNot, for_inference
 from preprocess import MNIST_MEAN, MNIST_STD, batched
-from report import LEAVE_ONE_OUT, leave_one_out_table, load_leave_one_out, save_candidate
+from report import LEAVE_ONE_OUT, PROBE_NOISE, leave_one_out_table, load_leave_one_out, save_candidate
 from train import digits_against
 
 FAMILIES = ("strokes", "blobs", "scribbles", *outliers.MAKERS, *data.PROXY_NAMES)
@@ -768,7 +768,7 @@ OTHERS = {  # option: (the run, its name in REPORT, what it measured), each save
                 "family and on the development set (49.4 to 19.5), and in the sum the development set falls from "
                 "71.7 to 66.0; with half, in the sum mirrored digits (+3.6) and scribbles (+2.2) rise, overlay "
                 "(-2.8) and quarter turns (-2.1) fall, and the development set moves by -0.4."),
-    "noise": (noise_candidate, "how far the probes move by chance",
+    "noise": (noise_candidate, PROBE_NOISE,
               "Not a candidate but the yardstick for the probes above: the probes' one-output digit-or-not network "
               "trained on today's design as leave_one_out.json's run of it, on the same images, from three seeds "
               "(initial weights, data order and augmentation): share rejected (%) at 1% of validation digits in the "

@@ -268,6 +268,16 @@ def load_candidates(path: Path = CANDIDATES) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+PROBE_NOISE = "how far the probes move by chance"  # `python leave_out.py --noise`'s entry in CANDIDATES
+
+
+def probe_spread(path: Path = CANDIDATES) -> pd.Series | None:
+    """How far a seed alone moves each figure of leave_out.py's probe runs (the spread of `python leave_out.py
+    --noise`), or None where it was never measured."""
+    found = load_candidates(path).get(PROBE_NOISE)
+    return None if found is None else pd.DataFrame(found["table"]).T["spread"]
+
+
 def save_candidate(name: str, command: str, what: str, table: pd.DataFrame, path: Path = CANDIDATES) -> None:
     """One candidate's table (rows: sets, columns: scores, % rejected), beside those already in the file."""
     found = load_candidates(path) | {name: {"command": command, "what": what,

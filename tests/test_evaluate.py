@@ -410,3 +410,12 @@ def test_before_after_puts_each_sets_figures_of_two_results_files_side_by_side()
     assert np.isnan(table.loc["MNIST test", "AUROC, after"]) and table.loc["MNIST test", "accuracy %, after"] == 98.0
     assert table.loc["seed protocol total %", "accuracy %, before"] == 98.5
     assert table.loc[f"{DEVELOPMENT[0]} (development)", "accuracy %, after"] == 70.0
+
+
+def test_the_probes_spread_is_read_from_the_noise_run_where_it_was_measured(tmp_path):
+    path = tmp_path / "candidates.json"
+    assert report.probe_spread(path) is None
+    table = pd.DataFrame({"seed 0": {"overlay": 40.0, "dev": 72.5}, "seed 1": {"overlay": 44.5, "dev": 70.5}})
+    report.save_candidate(report.PROBE_NOISE, "python leave_out.py --noise", "Seeds.",
+                          table.assign(spread=table.max(axis=1) - table.min(axis=1)), path)
+    assert report.probe_spread(path).to_dict() == {"overlay": 4.5, "dev": 2.0}
