@@ -769,13 +769,13 @@ OTHERS = {  # option: (the run, its name in REPORT, what it measured), each save
                 "71.7 to 66.0; with half, in the sum mirrored digits (+3.6) and scribbles (+2.2) rise, overlay "
                 "(-2.8) and quarter turns (-2.1) fall, and the development set moves by -0.4."),
     "noise": (noise_candidate, PROBE_NOISE,
-              "Not a candidate but the yardstick for the probes above: the probes' one-output digit-or-not network "
-              "trained on today's design as leave_one_out.json's run of it, on the same images, from three seeds "
-              "(initial weights, data order and augmentation): share rejected (%) at 1% of validation digits in the "
-              "best model's sum per seed, and the spread over the seeds; * marks the families the runs trained on. "
-              "The seed alone moves a family by up to 6.6 points (side chimeras; mirrored digits 6.4, overlay 4.8) "
-              "and the development set by 2.1: a difference of 2-3 points on one family in one probe run is within "
-              "chance."),
+              "The yardstick for the leave-one-out table and the candidates below: the probes' one-output "
+              "digit-or-not network trained on today's design as leave_one_out.json's run of it, on the same images, "
+              "from three seeds (initial weights, data order and augmentation): share rejected (%) at 1% of "
+              "validation digits in the best model's sum per seed, and the spread over the seeds; * marks the "
+              "families the runs trained on. The seed alone moves a family by up to 6.6 points (side chimeras; "
+              "mirrored digits 6.4, overlay 4.8) and the development set by 2.1: a difference of 2-3 points on one "
+              "family in one probe run is within chance."),
     "conditional": (class_conditional_candidate, "an autoencoder told which digit to draw",
                     "No outlier family: an autoencoder whose decoder is told the digit and gets no max-pool indices "
                     "(`leave_out.ClassConditional`, after C2AE), trained 6 epochs on MNIST train to draw each image "

@@ -10,8 +10,8 @@ blobs are thresholded smooth noise with soft edges, anywhere in the frame. Two m
 (`MAKERS`): side chimeras (the left and right halves of two digits of different classes) and digits turned
 upside down; the selection's proxies made from digits (`data.proxy_unknowns`: top and bottom halves, mirrored and
 quarter-turned digits...) stay held out; digits with a fragment of another digit (two variants) and parts of
-digits blown up to a digit's size (`MADE_CANDIDATES`) are candidates measured by `leave_out.py`. Every generator is seeded: the same seed gives the same images.
-uint8 (N, 28, 28), white ink on black.
+digits blown up to a digit's size (`MADE_CANDIDATES`) are candidates measured by `leave_out.py`. Every generator
+is seeded: the same seed gives the same images. uint8 (N, 28, 28), white ink on black.
 """
 from __future__ import annotations
 

@@ -429,8 +429,9 @@ def handwriting_markdown(results: dict, found: dict | None, candidates: dict | N
                      f"best model's sum, by a one-output network trained on each design's families less the one measured "
                      f"(the development set: by the network trained on all of them):\n\n"
                      + markdown_table(table))
-    for name, candidate in (candidates or {}).items():
-        parts.append(f"**Candidate: {name}** (`{candidate['command']}`). {candidate['what']}\n\n"
+    for name, candidate in sorted((candidates or {}).items(), key=lambda item: item[0] != PROBE_NOISE):
+        kind = "Yardstick" if name == PROBE_NOISE else "Candidate"  # the probes' noise first, then the candidates
+        parts.append(f"**{kind}: {name}** (`{candidate['command']}`). {candidate['what']}\n\n"
                      + markdown_table(counted(pd.DataFrame(candidate["table"]).T)))
     if "written like a digit" in results["shown"]:
         limits = pd.DataFrame(results["shown"]["written like a digit"]).T.astype({"images": int})

@@ -416,6 +416,9 @@ def test_the_probes_spread_is_read_from_the_noise_run_where_it_was_measured(tmp_
     path = tmp_path / "candidates.json"
     assert report.probe_spread(path) is None
     table = pd.DataFrame({"seed 0": {"overlay": 40.0, "dev": 72.5}, "seed 1": {"overlay": 44.5, "dev": 70.5}})
+    report.save_candidate("a", "python leave_out.py --a", "What a measured.", pd.DataFrame({"x": {"set": 1.0}}), path)
     report.save_candidate(report.PROBE_NOISE, "python leave_out.py --noise", "Seeds.",
                           table.assign(spread=table.max(axis=1) - table.min(axis=1)), path)
     assert report.probe_spread(path).to_dict() == {"overlay": 4.5, "dev": 2.0}
+    text = report.handwriting_markdown({"shown": {}}, None, report.load_candidates(path))
+    assert 0 <= text.index(f"**Yardstick: {report.PROBE_NOISE}**") < text.index("**Candidate: a**")  # noise first
