@@ -251,11 +251,11 @@ def digit_rule_accuracies(classifier: ConvNet, digit_or_not: DigitOrNot, digits:
     return {rule: 100.0 * float(np.mean(read[rule] == digits.labels)) for rule in DIGIT_RULES}
 
 
-
 def chosen_rule(accuracies: dict[str, float]) -> str:
     """The digit rule the best model reads with: the most accurate of `digit_rule_accuracies` (the first of equals:
     the classifier alone)."""
     return max(accuracies, key=accuracies.get)
+
 
 def fit_stats(raw: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
     """z statistics (mean, std) of each score on in-distribution images (the MNIST validation split)."""

@@ -29,7 +29,7 @@ import argparse
 import copy
 import json
 import time
-from typing import Callable
+from typing import Callable, Collection
 
 import numpy as np
 import pandas as pd
@@ -172,6 +172,11 @@ def main() -> dict:
     out = {"probe": PROBE, "designs": {k: list(v) for k, v in DESIGNS.items()}, "runs": results}
     LEAVE_ONE_OUT.write_text(json.dumps(out, indent=1) + "\n")
     return out
+
+
+def starred(family: str, trained: Collection[str]) -> str:
+    """A table's row name: the family, marked * where the runs compared trained on it."""
+    return f"{family} *" if family in trained else family
 
 
 def sums_rejected(raw: dict[str, dict[str, np.ndarray]], rows: dict[str, tuple[str, ...]]) -> pd.DataFrame:
@@ -409,7 +414,7 @@ def rotation_candidate() -> pd.DataFrame:
     scores = {"today's sum": SUM} | {f"{r} alone": (r,) for r in ("rotation (1 pass)", "rotation (4 passes)")}
     scores |= {f"sum + {r}": SUM + (r,) for r in ("rotation (1 pass)", "rotation (4 passes)")}
     trained = set(DESIGNS["drawn + made (today)"])
-    return sums_rejected(raw, scores).rename(index=lambda name: f"{name} *" if name in trained else name)
+    return sums_rejected(raw, scores).rename(index=lambda name: starred(name, trained))
 
 
 def hardest_candidate(shares: tuple[float, ...] = (1.0, 0.5)) -> pd.DataFrame:
@@ -431,7 +436,7 @@ def noise_candidate(seeds: tuple[int, ...] = (SEED, SEED + 1, SEED + 2)) -> pd.D
     for seed in seeds:
         torch.manual_seed(seed)
         found = trained_and_measured(binary(), today, f"today, seed {seed}", *probed, seed=seed)["rejected"]
-        runs[f"seed {seed}"] = {f"{f} *" if f in today else f: r["sum"] for f, r in found.items()}
+        runs[f"seed {seed}"] = {starred(f, today): r["sum"] for f, r in found.items()}
     table = pd.DataFrame(runs)
     return table.assign(spread=table.max(axis=1) - table.min(axis=1))
 
@@ -477,7 +482,7 @@ def beside_todays_run(net: torch.nn.Module, name: str, loss=digit_or_not_loss, h
             pool["train"][family] = np.concatenate([images[first], np.delete(images, first, axis=0)])
     found = trained_and_measured(net, today, name, digits, pool, sets, fixed, loss)["rejected"]
     before = load_leave_one_out()["runs"][" + ".join(today)]["rejected"]
-    return pd.DataFrame({f"{family} *" if family in today else family: {
+    return pd.DataFrame({starred(family, today): {
         column(run, score): measured[family][score]
         for run, measured in (("today", before), (name, found)) for score in ("alone", "sum")}
         for family in found}).T
@@ -549,9 +554,9 @@ def class_conditional_candidate() -> pd.DataFrame:
     name = "class-conditional error"
     raw = {}
     for s, images in no_training_sets(splits).items():
-        out = model.outputs(images)
+        digits, found = model.run(images)
         errors = batched(lambda x: {"e": net.errors(x)}, images, centre=True)["e"]
-        raw[s] = out.raw | {name: errors[np.arange(len(images)), out.digits].astype(np.float64)}
+        raw[s] = found | {name: errors[np.arange(len(images)), digits].astype(np.float64)}
     return sums_rejected(raw, {"today's sum": SUM, f"{name} alone": (name,), f"sum + {name}": (*SUM, name),
                                f"{name} in place of the L2 norm": (SUM[0], name, SUM[2])})
 
