@@ -75,10 +75,11 @@ def digit_or_not_splits(splits: dict[str, Split], made: dict[str, int] = MADE) -
 
 
 def train_digit_or_not(splits: dict[str, Split], epochs: int, device: str = "cpu", made: dict[str, int] = MADE,
-                       seed: int = SEED, name: str = "digit-or-not", augment=style_augment) -> tuple[DigitOrNot, dict]:
-    """The digit-or-not network on `digit_or_not_splits` (`made` of each made family) under `augment`, its data
-    order from `seed`, its epoch kept by validation accuracy."""
-    return train_network(DigitOrNot(), k_plus_one_loss, *digit_or_not_splits(splits, made), epochs, name,
+                       seed: int = SEED, name: str = "digit-or-not", augment=style_augment, width: int = 32
+                       ) -> tuple[DigitOrNot, dict]:
+    """The digit-or-not network (its first convolution's `width`) on `digit_or_not_splits` (`made` of each made
+    family) under `augment`, its data order from `seed`, its epoch kept by validation accuracy."""
+    return train_network(DigitOrNot(width=width), k_plus_one_loss, *digit_or_not_splits(splits, made), epochs, name,
                          augment=augment, seed=seed, device=device)
 
 

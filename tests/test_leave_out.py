@@ -131,3 +131,19 @@ def test_the_class_conditional_autoencoder_draws_the_digit_it_is_told_and_is_pus
         assert torch.isclose(match, (errors[torch.arange(4), y] ** 2).mean(), rtol=1e-4)
     monkeypatch.setitem(leave_out.CONDITIONAL, "margin", 1e6)  # every wrong drawing inside the margin: it adds
     assert leave_out.class_conditional_loss(net, x, y)[0] > match + 1e5
+
+
+def test_the_narrow_candidate_trains_the_committed_recipe_at_each_width_from_the_committed_seed(monkeypatch):
+    import train
+    from data import SEED
+
+    built = []
+    monkeypatch.setattr(train, "digit_or_not_splits", lambda splits, made: (made, None))
+    monkeypatch.setattr(train, "train_network", lambda net, loss, made, *rest, **kw: (net, {"made": made, **kw}))
+    monkeypatch.setattr(leave_out, "full_network_table", lambda variants, seed: [
+        built.append((seed, made, leave_out.full_digit_or_not(None, seed, made, name, pen, width))) for
+        name, (made, pen, width) in variants.items()])
+    leave_out.narrow_candidate((16, 24))
+    assert [(seed, made) for seed, made, _ in built] == [(SEED, train.MADE)] * 2
+    assert [net.conv1.out_channels for *_, net in built] == [16, 24]
+    assert [net.conv3.out_channels for *_, net in built] == [32, 48]
