@@ -15,7 +15,19 @@ def digits():
     return Split(rng.integers(0, 256, (300, 28, 28)).astype(np.uint8), np.arange(300) % 10)
 
 
-def test_every_family_gives_the_images_asked_for(digits):
+@pytest.fixture
+def generator(monkeypatch):
+    """An untrained class-conditional autoencoder in place of the one trained on MNIST (minutes) for the generated
+    family."""
+    import torch
+
+    torch.manual_seed(0)
+    net = leave_out.for_inference(leave_out.ClassConditional())
+    monkeypatch.setattr(leave_out, "conditional_autoencoder", lambda: net)
+    return net
+
+
+def test_every_family_gives_the_images_asked_for(digits, generator):
     pool = leave_out.pools(digits, 40, seed=1)
     assert list(pool) == list(leave_out.FAMILIES)
     assert all(images.shape == (40, 28, 28) and images.dtype == np.uint8 for images in pool.values())
@@ -147,3 +159,19 @@ def test_the_narrow_candidate_trains_the_committed_recipe_at_each_width_from_the
     assert [(seed, made) for seed, made, _ in built] == [(SEED, train.MADE)] * 2
     assert [net.conv1.out_channels for *_, net in built] == [16, 24]
     assert [net.conv3.out_channels for *_, net in built] == [32, 48]
+
+
+def test_glyphs_beyond_a_digit_are_images_of_the_seed_and_not_the_digit_redrawn(digits, generator):
+    import torch
+
+    net = generator
+    made = leave_out.family_images(leave_out.BEYOND, digits, 30, seed=5)
+    assert made.shape == (30, 28, 28) and made.dtype == np.uint8
+    assert np.array_equal(made, outliers.make(leave_out.BEYOND, digits, 30, seed=5))  # as train.py makes them
+    assert not np.array_equal(made, outliers.make(leave_out.BEYOND, digits, 30, seed=6))
+    pick = np.random.default_rng(5).choice(len(digits), 30)
+    normalised = torch.as_tensor(leave_out.batched(lambda x: {"x": x.float()}, digits.images[pick])["x"])
+    with torch.inference_mode():
+        codes = net.encoder(normalised)
+        redrawn = (net.draw(codes, torch.as_tensor(digits.labels[pick]))[:, 0] * 255).round().to(torch.uint8).numpy()
+    assert not np.array_equal(made, redrawn)  # told a point beyond the digit, not the digit itself
