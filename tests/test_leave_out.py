@@ -2,6 +2,7 @@
 runs hold the same number of outliers, and the table reads each family from the run that never saw it."""
 import numpy as np
 import pytest
+import torch
 
 import leave_out
 import outliers
@@ -19,8 +20,6 @@ def digits():
 def generator(monkeypatch):
     """An untrained class-conditional autoencoder in place of the one trained on MNIST (minutes) for the generated
     family."""
-    import torch
-
     torch.manual_seed(0)
     net = leave_out.for_inference(leave_out.ClassConditional())
     monkeypatch.setattr(leave_out, "conditional_autoencoder", lambda: net)
@@ -70,7 +69,6 @@ def test_the_table_reads_each_family_from_the_run_without_it():
 
 
 def test_the_rotation_candidate_learns_each_digit_under_four_turns_labelled_by_the_turn(digits):
-    import torch
 
     from models import DigitOrNot
 
@@ -83,7 +81,6 @@ def test_the_rotation_candidate_learns_each_digit_under_four_turns_labelled_by_t
 
 
 def test_the_error_map_candidate_reads_the_image_and_its_reconstruction_error():
-    import torch
 
     from models import Autoencoder
 
@@ -93,7 +90,6 @@ def test_the_error_map_candidate_reads_the_image_and_its_reconstruction_error():
 
 
 def test_pushed_outliers_stay_near_where_they_started_and_look_more_like_digits_to_the_network():
-    import torch
 
     from preprocess import MNIST_MEAN, MNIST_STD
 
@@ -124,7 +120,6 @@ def test_a_designs_runs_are_the_whole_design_and_the_design_less_each_family_ski
 
 
 def test_the_class_conditional_autoencoder_draws_the_digit_it_is_told_and_is_pushed_off_the_wrong_ones(monkeypatch):
-    import torch
 
     torch.manual_seed(0)
     net = leave_out.ClassConditional().eval()
@@ -162,7 +157,6 @@ def test_the_narrow_candidate_trains_the_committed_recipe_at_each_width_from_the
 
 
 def test_glyphs_beyond_a_digit_are_images_of_the_seed_and_not_the_digit_redrawn(digits, generator):
-    import torch
 
     net = generator
     made = leave_out.family_images(leave_out.BEYOND, digits, 30, seed=5)
@@ -175,3 +169,19 @@ def test_glyphs_beyond_a_digit_are_images_of_the_seed_and_not_the_digit_redrawn(
         codes = net.encoder(normalised)
         redrawn = (net.draw(codes, torch.as_tensor(digits.labels[pick]))[:, 0] * 255).round().to(torch.uint8).numpy()
     assert not np.array_equal(made, redrawn)  # told a point beyond the digit, not the digit itself
+
+
+def test_the_readings_disagree_where_the_two_networks_name_different_digits():
+    sure = torch.full((2, 10), -30.0)
+    sure[0, 3] = sure[1, 3] = 30.0  # the classifier reads 3 in both images
+    other = torch.full((2, 10), -30.0)
+    other[0, 3] = other[1, 7] = 30.0  # the digit-or-not network: 3, then 7
+
+    class Reader:
+        def read(self, x):
+            return None, other.log_softmax(1)
+
+    found = leave_out.readings(lambda x: sure, Reader(), torch.zeros(2, 1, 28, 28))
+    assert found[leave_out.DISAGREEMENT].tolist() == pytest.approx([0.0, 1.0], abs=1e-6)
+    assert found[leave_out.DOUBT][0] == pytest.approx(0.0, abs=1e-6)  # both sure of the same digit
+    assert found[leave_out.DOUBT][1] > 50  # the best joint digit is one that one of them rules out
