@@ -185,3 +185,16 @@ def test_the_readings_disagree_where_the_two_networks_name_different_digits():
     assert found[leave_out.DISAGREEMENT].tolist() == pytest.approx([0.0, 1.0], abs=1e-6)
     assert found[leave_out.DOUBT][0] == pytest.approx(0.0, abs=1e-6)  # both sure of the same digit
     assert found[leave_out.DOUBT][1] > 50  # the best joint digit is one that one of them rules out
+
+
+def test_the_ink_again_candidate_is_the_reading_candidates_ten_thousand_from_the_committed_seed(monkeypatch):
+    from data import SEED
+
+    asked = {}
+    monkeypatch.setattr(leave_out, "full_network_table", lambda variants, seed: asked.setdefault(
+        len(asked), (list(variants.values()), seed)))
+    leave_out.reading_candidate()
+    leave_out.ink_again_candidate()
+    (reading, reading_seed), (again, again_seed) = asked[0], asked[1]
+    assert again == reading[:1] and again_seed == reading_seed == SEED
+    assert again[0][0][outliers.NEW_INK_FRAGMENT] == 10000
