@@ -198,3 +198,18 @@ def test_the_ink_again_candidate_is_the_reading_candidates_ten_thousand_from_the
     (reading, reading_seed), (again, again_seed) = asked[0], asked[1]
     assert again == reading[:1] and again_seed == reading_seed == SEED
     assert again[0][0][outliers.NEW_INK_FRAGMENT] == 10000
+
+
+def test_the_recipe_from_another_seed_is_the_recipe_trained_again_but_for_the_seed(monkeypatch):
+    import inspect
+
+    from data import SEED
+
+    asked = []
+    default = inspect.signature(leave_out.full_network_table).parameters["seed"].default
+    monkeypatch.setattr(leave_out, "full_network_table", lambda variants, seed=default: asked.append((variants, seed)))
+    leave_out.beyond_full_candidate()
+    leave_out.recipe_seed_candidate()
+    (again, again_seed), (other, other_seed) = asked
+    assert list(other.values()) == [again["the committed seed again"]]
+    assert again_seed == SEED != other_seed
