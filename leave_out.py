@@ -297,10 +297,10 @@ def readings(classifier: torch.nn.Module, digit_or_not: DigitOrNot, x: torch.Ten
     digit probabilities q (its reading given that the image is a digit). DISAGREEMENT: the chance that draws from p
     and q name different digits, 1 - sum p q; DOUBT: minus the best digit's log p + log q (the best model's joint
     reading, `detectors.read_digits` under "both")."""
-    logp = classifier(x).float().log_softmax(1)
-    logq = digit_or_not.read(x)[1].float()
-    return {DISAGREEMENT: (1 - (logp.exp() * logq.exp()).sum(1)).double(),
-            DOUBT: -(logp + logq).max(1).values.double()}
+    logits, logq = classifier(x), digit_or_not.read(x)[1]
+    p = logits.float().softmax(1)
+    return {DISAGREEMENT: (1 - (p * logq.float().exp()).sum(1)).double(),
+            DOUBT: -detectors.read_digits(logits, logq, "both").max(1).values.double()}
 
 
 def disagreement_candidate() -> pd.DataFrame:
@@ -317,6 +317,13 @@ def disagreement_candidate() -> pd.DataFrame:
 
 
 Pen = Callable[[torch.Tensor, torch.Generator], torch.Tensor]  # a training batch's augmentation (`augment`)
+
+
+def recipe(added: dict[str, int] | None = None, pen: Pen = style_augment, width: int = 32
+           ) -> tuple[dict[str, int], Pen, int]:
+    """A `full_network_table` variant: train.py's digit-or-not recipe (its made families, pen and width), with
+    `added` made outliers (family: count) among them, another pen or another width."""
+    return train.MADE | (added or {}), pen, width
 
 
 def full_digit_or_not(splits: dict[str, Split], seed: int, made: dict[str, int], name: str,
@@ -388,46 +395,45 @@ def full_network_candidate() -> pd.DataFrame:
     """The fragment family at full size: `full_network_table` without and with train.MADE's count of digits with a
     fragment of another digit added to the outliers."""
     fragments = {outliers.FRAGMENT: train.MADE["side chimeras"]}
-    return full_network_table({"another seed": (train.MADE, style_augment, 32),
-                               "another seed, + fragments": (train.MADE | fragments, style_augment, 32)})
+    return full_network_table({"another seed": recipe(), "another seed, + fragments": recipe(fragments)})
 
 
 def new_ink_candidate() -> pd.DataFrame:
     """Fragments that must add ink where the digit has none, at full size (`full_network_table`), with today's pen
     and with an elastic distortion before it (`augment.elastic_style`)."""
     fragments = {outliers.NEW_INK_FRAGMENT: train.MADE["side chimeras"]}
-    return full_network_table({"+ fragments adding ink": (train.MADE | fragments, style_augment, 32),
-                               "+ fragments adding ink, elastic pen": (train.MADE | fragments, elastic_style, 32)})
+    return full_network_table({"+ fragments adding ink": recipe(fragments),
+                               "+ fragments adding ink, elastic pen": recipe(fragments, elastic_style)})
 
 
 def reading_candidate() -> pd.DataFrame:
     """Fragments that add ink at full size (`full_network_table`) from the committed seed, 10,000 and 5,000 of them,
     each network reading the digit beside the classifier by train.py's rule: whether the seed protocol's room that
     the two-network reading made lets them in."""
-    return full_network_table({f"+ {n:,} fragments adding ink": (train.MADE | {outliers.NEW_INK_FRAGMENT: n},
-                                                                  style_augment, 32) for n in (10000, 5000)}, seed=SEED)
+    return full_network_table({f"+ {n:,} fragments adding ink": recipe({outliers.NEW_INK_FRAGMENT: n})
+                               for n in (10000, 5000)}, seed=SEED)
 
 
 def narrow_candidate(widths: tuple[int, ...] = (16, 24)) -> pd.DataFrame:
     """Narrower digit-or-not networks (the committed one is 32 channels wide at its first convolution, 64 at the
     next two), trained at full size from the committed seed on the committed data (`full_network_table`): how much
     of the signal needs the width that makes the best model's `predict` slower than system A's."""
-    return full_network_table({f"width {w}": (train.MADE, style_augment, w) for w in widths}, seed=SEED)
+    return full_network_table({f"width {w}": recipe(width=w) for w in widths}, seed=SEED)
 
 
 def ink_again_candidate() -> pd.DataFrame:
     """Fragments that add ink at full size from the committed seed (`reading_candidate`'s 10,000), measured on the
     machine that trained the committed recipe again (`beyond_full_candidate`'s "the committed seed again"): the
     like-for-like comparison the floors need, retraining's own noise being as large as the margins."""
-    return full_network_table({"+ 10,000 fragments adding ink": (
-        train.MADE | {outliers.NEW_INK_FRAGMENT: 10000}, style_augment, 32)}, seed=SEED)
+    return full_network_table({"+ 10,000 fragments adding ink": recipe({outliers.NEW_INK_FRAGMENT: 10000})},
+                              seed=SEED)
 
 
 def recipe_seed_candidate() -> pd.DataFrame:
     """The committed recipe at full size from another seed (`full_network_table`'s default, as `--full-network`'s
     "another seed"), on the machine that trained it again from the committed seed: how far retraining alone moves
     the floors' measures under today's two-network reading."""
-    return full_network_table({"the committed recipe, another seed": (train.MADE, style_augment, 32)})
+    return full_network_table({"the committed recipe, another seed": recipe()})
 
 
 def quarter_turns(digits: Split) -> Split:
@@ -727,9 +733,8 @@ def beyond_candidate() -> pd.DataFrame:
 def beyond_full_candidate() -> pd.DataFrame:
     """Glyphs generated beyond a digit at full size (`full_network_table`): the committed recipe from the committed
     seed without and with train.MADE's count of them among the outliers."""
-    return full_network_table({"the committed seed again": (train.MADE, style_augment, 32),
-                               "+ glyphs beyond a digit": (train.MADE | {BEYOND: train.MADE["side chimeras"]},
-                                                           style_augment, 32)}, seed=SEED)
+    return full_network_table({"the committed seed again": recipe(),
+                               "+ glyphs beyond a digit": recipe({BEYOND: train.MADE["side chimeras"]})}, seed=SEED)
 
 
 def pens_candidate(eleven: bool = False) -> pd.DataFrame:
