@@ -213,3 +213,26 @@ def test_the_recipe_from_another_seed_is_the_recipe_trained_again_but_for_the_se
     (again, again_seed), (other, other_seed) = asked
     assert list(other.values()) == [again["the committed seed again"]]
     assert again_seed == SEED != other_seed
+
+
+def test_a_score_less_its_fit_keeps_only_what_the_covariate_does_not_explain_on_digits():
+    rng = np.random.default_rng(0)
+    covariate = rng.uniform(50, 150, 500)
+    wobble = rng.normal(0, 1, 500)
+    score = 0.03 * covariate + 4 + wobble
+    left = leave_out.less_fit(score, covariate, score, covariate)
+    assert np.corrcoef(left, covariate)[0, 1] == pytest.approx(0.0, abs=1e-9)
+    assert left.std() < score.std()
+    # another set: its score is judged by the digits' line, not by a line of its own
+    assert leave_out.less_fit(np.array([10.0]), np.array([100.0]), score, covariate)[0] == pytest.approx(
+        10.0 - 7.0, abs=0.3)
+
+
+def test_complexity_counts_ink_and_a_noisy_image_compresses_worse_than_a_stroke():
+    blank = np.zeros((28, 28), np.uint8)
+    stroke = blank.copy()
+    stroke[4:24, 13:15] = 255
+    noise = np.random.default_rng(0).integers(0, 256, (28, 28)).astype(np.uint8)
+    found = leave_out.complexity(np.stack([blank, stroke, noise]))
+    assert found[leave_out.INK][:2].tolist() == [0.0, 40.0]
+    assert found[leave_out.COMPRESSED][0] < found[leave_out.COMPRESSED][1] < found[leave_out.COMPRESSED][2]
