@@ -149,8 +149,12 @@ class FeatureScorer(nn.Module):
         """Distance of each normalised feature to its k-th nearest normalised bank feature: pytorch-ood's kNN
         score, as one matrix product and a top-k over the fixed bank (the library queries scikit-learn per
         batch, about 1 ms a call); squared distance of unit vectors = 2 - 2 cos."""
-        cos = nn.functional.normalize(features.to(self.bank.dtype), dim=1) @ self.bank.T
-        return (2 - 2 * cos.topk(k, dim=1).values[:, -1]).clamp_min(0).sqrt()
+        return kth_distance(nn.functional.normalize(features.to(self.bank.dtype), dim=1) @ self.bank.T, k)
+
+
+def kth_distance(cos: torch.Tensor, k: int = K_NEIGHBOURS) -> torch.Tensor:
+    """Per row of cosine similarities between unit vectors, the distance to the k-th most similar."""
+    return (2 - 2 * cos.topk(k, dim=1).values[:, -1]).clamp_min(0).sqrt()
 
 
 LOGIT_SCORES = ("MSP", "max logit", "energy", "GEN")
