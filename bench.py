@@ -57,30 +57,29 @@ def epoch_seconds(splits: dict[str, Split]) -> dict[str, float]:
     return {name: round(run()[1]["seconds"], 1) for name, run in runs.items()}
 
 
-def throughput(model: osr.OSRModel, images: np.ndarray, batch: int) -> float:
-    """Images per second of model.predict called on consecutive batches of the given size."""
-    model.predict(images[:batch])  # warm-up
-    start = time.perf_counter()
-    for i in range(0, len(images), batch):
-        model.predict(images[i: i + batch])
-    return round(len(images) / (time.perf_counter() - start), 1)
-
-
 PREDICT = {"10000": 10000, "1": 1}  # one call on 10,000 images; batch 1 (over BATCH_1_IMAGES images)
 BATCH_1_IMAGES = 300
 
 
 def predict_speeds(images: np.ndarray, rounds: int = 3) -> dict[str, dict[str, float]]:
-    """Each system's images per second, one call on 10,000 images and at batch 1, the best of `rounds` rounds
-    that alternate the systems (a shared machine's slow moments then hit every system alike)."""
+    """Each system's images per second of `predict`, one call on 10,000 images and at batch 1, from its total time
+    over `rounds` rounds in which the systems take turns call by call (at batch 1, on every image): a shared
+    machine's slow moments then hit every system alike, and the ratios between systems hold from one run to the
+    next (taking turns a round at a time, one machine's batch-1 ratio swung from 0.42 to 0.79 over five runs: 6cb1581)."""
     models = {s: osr.load_osr_model(ROOT / "weights", s) for s in osr.SYSTEMS}
-    best: dict[str, dict[str, float]] = {s: {k: 0.0 for k in PREDICT} for s in models}
+    for model in models.values():
+        model.predict(images[:PREDICT["10000"]])  # warm-up
+        model.predict(images[:1])
+    seconds = {s: {key: 0.0 for key in PREDICT} for s in models}
+    counts = {key: BATCH_1_IMAGES if batch == 1 else batch for key, batch in PREDICT.items()}
     for _ in range(rounds):
-        for system, model in models.items():
-            for key, batch in PREDICT.items():
-                n = BATCH_1_IMAGES if batch == 1 else batch
-                best[system][key] = max(best[system][key], throughput(model, images[:n], batch))
-    return best
+        for key, batch in PREDICT.items():
+            for i in range(0, counts[key], batch):
+                for system, model in models.items():
+                    start = time.perf_counter()
+                    model.predict(images[i: i + batch])
+                    seconds[system][key] += time.perf_counter() - start
+    return {s: {key: round(rounds * counts[key] / seconds[s][key], 1) for key in PREDICT} for s in models}
 
 
 def ratios_to_a(speeds: dict[str, dict[str, float]]) -> dict[str, float]:

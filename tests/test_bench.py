@@ -55,3 +55,22 @@ def test_predict_speeds_give_every_system_both_measures(monkeypatch):
     speeds = bench.predict_speeds(np.zeros((12, 28, 28), np.uint8), rounds=1)
     assert list(speeds) == list(bench.osr.SYSTEMS) and all(list(v) == ["10000", "1"] and min(v.values()) > 0
                                                             for v in speeds.values())
+
+
+def test_predict_speeds_let_the_systems_take_turns_call_by_call(monkeypatch):
+    calls = []
+
+    class Recorder:
+        def __init__(self, system):
+            self.system = system
+
+        def predict(self, images):
+            calls.append((self.system, len(images)))
+
+    monkeypatch.setattr(bench.osr, "load_osr_model", lambda weights, system: Recorder(system))
+    monkeypatch.setattr(bench, "PREDICT", {"10000": 4, "1": 1})
+    monkeypatch.setattr(bench, "BATCH_1_IMAGES", 3)
+    bench.predict_speeds(np.zeros((4, 28, 28), np.uint8), rounds=2)
+    timed = calls[2 * len(bench.osr.SYSTEMS):]  # after each system's two warm-up calls
+    turns = [(system, n) for n in (4, 1, 1, 1) for system in bench.osr.SYSTEMS]
+    assert timed == turns * 2
