@@ -65,7 +65,8 @@ def predict_speeds(images: np.ndarray, rounds: int = 3) -> dict[str, dict[str, f
     """Each system's images per second of `predict`, one call on 10,000 images and at batch 1, from its total time
     over `rounds` rounds in which the systems take turns call by call (at batch 1, on every image): a shared
     machine's slow moments then hit every system alike, and the ratios between systems hold from one run to the
-    next (taking turns a round at a time, one machine's batch-1 ratio swung from 0.42 to 0.79 over five runs: 6cb1581)."""
+    next (taking turns a round at a time, one machine's batch-1 ratio swung from 0.42 to 0.79 over five runs:
+    6cb1581)."""
     models = {s: osr.load_osr_model(ROOT / "weights", s) for s in osr.SYSTEMS}
     for model in models.values():
         model.predict(images[:PREDICT["10000"]])  # warm-up

@@ -149,7 +149,13 @@ class FeatureScorer(nn.Module):
         """Distance of each normalised feature to its k-th nearest normalised bank feature: pytorch-ood's kNN
         score, as one matrix product and a top-k over the fixed bank (the library queries scikit-learn per
         batch, about 1 ms a call); squared distance of unit vectors = 2 - 2 cos."""
-        return kth_distance(nn.functional.normalize(features.to(self.bank.dtype), dim=1) @ self.bank.T, k)
+        return knn_distance(features, self.bank, k)
+
+
+def knn_distance(features: torch.Tensor, bank: torch.Tensor, k: int = K_NEIGHBOURS) -> torch.Tensor:
+    """Distance of each feature, normalised, to the k-th nearest row of a bank of normalised features (in the
+    bank's dtype)."""
+    return kth_distance(nn.functional.normalize(features.to(bank.dtype), dim=1) @ bank.T, k)
 
 
 def kth_distance(cos: torch.Tensor, k: int = K_NEIGHBOURS) -> torch.Tensor:

@@ -356,11 +356,6 @@ def supervised_contrastive_loss(generator: torch.Generator):
     return loss_fn
 
 
-def knn_in(features: torch.Tensor, bank: torch.Tensor, k: int = detectors.K_NEIGHBOURS) -> torch.Tensor:
-    """`detectors.FeatureScorer.knn`'s distance to the k-th nearest of a bank of normalised features."""
-    return detectors.kth_distance(F.normalize(features.float(), dim=1) @ bank.T, k).double()
-
-
 def knn_variants_candidate(small: int = detectors.BANK_SIZE) -> pd.DataFrame:
     """No outlier family: the best model's kNN made sharper, in its sum in place of the classifier's kNN: among
     the training digits of the digit the model reads only (k = 1 of a seeded `small`-image bank, the committed bank's
@@ -387,8 +382,8 @@ def knn_variants_candidate(small: int = detectors.BANK_SIZE) -> pd.DataFrame:
 
         def step(x: torch.Tensor) -> dict[str, torch.Tensor]:
             f, c = model.classifier.features(x), contrastive.features(x)
-            return {f"{theirs}, {small:,} bank": knn_in(c, train_features["contrastive"][pick]),
-                    f"{theirs}, all": knn_in(c, train_features["contrastive"])} | {"f": f}
+            return {f"{theirs}, {small:,} bank": detectors.knn_distance(c, train_features["contrastive"][pick]),
+                    f"{theirs}, all": detectors.knn_distance(c, train_features["contrastive"])} | {"f": f}
 
         found = batched(step, images, centre=True)
         f = torch.as_tensor(found.pop("f"))

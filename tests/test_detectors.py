@@ -47,6 +47,13 @@ def test_knn_is_pytorch_oods_distance_to_the_kth_nearest_normalised_bank_feature
     torch.testing.assert_close(scorer.knn(z, k=3), dist.topk(3, dim=1, largest=False).values[:, -1])
 
 
+def test_knn_distance_reads_any_bank_in_the_banks_dtype():
+    bank = torch.eye(3, dtype=torch.float64)  # three orthogonal unit features: a bank of any length, any dtype
+    found = detectors.knn_distance(torch.tensor([[5.0, 0.0, 0.0]]), bank, k=1)
+    assert found.dtype == torch.float64 and found.item() == pytest.approx(0.0, abs=1e-12)
+    assert detectors.knn_distance(torch.tensor([[5.0, 0.0, 0.0]]), bank, k=2).item() == pytest.approx(2 ** 0.5)
+
+
 def test_logit_scores_are_higher_for_flat_logits_than_for_a_confident_one():
     scores = detectors.logit_scores(torch.tensor([[9.0, 0, 0], [1.0, 1, 1]]))
     assert set(scores) == {"MSP", "max logit", "energy", "GEN"}

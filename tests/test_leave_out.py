@@ -249,12 +249,3 @@ def test_the_contrastive_loss_is_lowest_when_each_class_sits_apart():
     mixed = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
     loss = leave_out.supervised_contrastive_loss(torch.Generator())
     assert loss(net, apart, y)[0] < loss(net, mixed, y)[0]
-
-
-def test_knn_in_a_bank_is_the_feature_scorers_knn():
-    from detectors import FeatureScorer
-
-    features, labels = torch.randn(300, 128, dtype=torch.float64), torch.arange(300) % 10
-    scorer = FeatureScorer(bank=300).fit(features, labels)
-    query = torch.randn(7, 128)
-    assert torch.allclose(leave_out.knn_in(query, scorer.bank, 10), scorer.knn(query, 10).double(), atol=1e-6)
