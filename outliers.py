@@ -9,9 +9,10 @@ MNIST's digits were made (`data.mnist_format`: MNIST's pen, the ink box scaled i
 blobs are thresholded smooth noise with soft edges, anywhere in the frame. Two made families train it too
 (`MAKERS`): side chimeras (the left and right halves of two digits of different classes) and digits turned
 upside down; the selection's proxies made from digits (`data.proxy_unknowns`: top and bottom halves, mirrored and
-quarter-turned digits...) stay held out; digits with a fragment of another digit (two variants) and parts of
-digits blown up to a digit's size (`MADE_CANDIDATES`) are candidates measured by `leave_out.py`. Every generator
-is seeded: the same seed gives the same images. uint8 (N, 28, 28), white ink on black.
+quarter-turned digits...) stay held out; digits with a fragment of another digit (two variants), parts of
+digits blown up to a digit's size and glyphs of digits' strokes (`MADE_CANDIDATES`) are candidates measured by
+`leave_out.py`. Every generator is seeded: the same seed gives the same images. uint8 (N, 28, 28), white ink on
+black.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from data import OMNIGLOT_PEN, SEED, Split, mnist_format_all
+from preprocess import MNIST_CENTRE
 
 CANVAS = 105  # px, Omniglot's drawing size: the pen and the rendering are then those of data.mnist_format
 PEN = round(OMNIGLOT_PEN)
@@ -209,11 +211,52 @@ def zoomed_parts(digits: Split, n: int, rng: np.random.Generator, ink: int = 20,
     return out
 
 
+def _stroke_pieces(digit: np.ndarray, rng: np.random.Generator, length: int) -> np.ndarray | None:
+    """One stroke of a digit, in its own pen: a piece of its skeleton between end points and junctions (at least
+    `length` px long) chosen at random, and the digit's ink within 2 px of it; None where the digit has no such
+    piece."""
+    from scipy import ndimage
+    from skimage.morphology import skeletonize
+
+    eight = np.ones((3, 3), np.uint8)
+    skeleton = skeletonize(digit > 127)
+    junctions = skeleton & (ndimage.convolve(skeleton.astype(np.uint8), eight, mode="constant") >= 4)
+    labels, count = ndimage.label(skeleton & ~ndimage.binary_dilation(junctions, eight), eight)
+    long = [i for i in range(1, count + 1) if np.count_nonzero(labels == i) >= length]
+    if not long:
+        return None
+    near = ndimage.binary_dilation(labels == long[rng.integers(len(long))], eight, iterations=2)
+    return np.where(near, digit, 0).astype(np.uint8)
+
+
+def digit_strokes(digits: Split, n: int, rng: np.random.Generator, length: int = 6) -> np.ndarray:
+    """Glyphs written with digits' own strokes: 2-3 strokes (`_stroke_pieces`), each of a digit drawn at random,
+    mirrored or not and turned by a random number of quarter turns, laid with its centre of mass at a random point
+    of the frame's middle (the brighter pixel kept), then centred by mass as MNIST centres its digits: new
+    characters in the digits' own pen and hand, unlike any one digit."""
+    from scipy import ndimage
+
+    out = np.zeros((n, 28, 28), np.uint8)
+    for image in out:
+        for _ in range(rng.integers(2, 4)):
+            piece = None
+            while piece is None:
+                piece = _stroke_pieces(digits.images[rng.integers(len(digits))], rng, length)
+            piece = np.rot90(piece[:, ::-1] if rng.random() < 0.5 else piece, rng.integers(4))
+            shift = rng.uniform(9, 19, 2) - ndimage.center_of_mass(piece)
+            np.maximum(image, ndimage.shift(piece, shift, order=0), out=image)
+        shift = MNIST_CENTRE - np.array(ndimage.center_of_mass(image))
+        image[:] = ndimage.shift(image, np.round(shift), order=0)
+    return out
+
+
 MAKERS = {"side chimeras": side_chimeras, "upside down": upside_down}
-FRAGMENT, NEW_INK_FRAGMENT, ZOOMED = "digit + fragment", "digit + fragment adding ink", "zoomed part"
+FRAGMENT, NEW_INK_FRAGMENT, ZOOMED, STROKES = ("digit + fragment", "digit + fragment adding ink", "zoomed part",
+                                             "digits' strokes")
 MADE_CANDIDATES = {FRAGMENT: digit_and_fragment,  # measured by `leave_out.py --fragments` and `--full-network`
                    NEW_INK_FRAGMENT: partial(digit_and_fragment, new=True),  # by `leave_out.py --new-ink`
-                   ZOOMED: zoomed_parts}  # by `leave_out.py --zoom`
+                   ZOOMED: zoomed_parts,  # by `leave_out.py --zoom`
+                   STROKES: digit_strokes}  # by `leave_out.py --digit-strokes`
 
 
 def make(family: str, digits: Split, n: int, seed: int = SEED) -> np.ndarray:

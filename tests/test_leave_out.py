@@ -249,3 +249,34 @@ def test_the_contrastive_loss_is_lowest_when_each_class_sits_apart():
     mixed = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
     loss = leave_out.supervised_contrastive_loss(torch.Generator())
     assert loss(net, apart, y)[0] < loss(net, mixed, y)[0]
+
+
+def test_topology_counts_pieces_holes_end_points_and_junctions():
+    ring, plus, bars = (np.zeros((28, 28), np.uint8) for _ in range(3))
+    ring[6:22, 6:22], ring[9:19, 9:19] = 255, 0
+    plus[4:24, 13:15], plus[13:15, 4:24] = 255, 255
+    bars[4:24, 6:8], bars[4:24, 20:22] = 255, 255
+    found = leave_out.topology(np.stack([ring, plus, bars]))
+    assert found[:, :3].tolist() == [[1, 1, 0], [1, 0, 4], [2, 0, 4]]
+    assert found[0, 3] == 0 and found[1, 3] >= 1 and found[2, 3] == 0
+    cells = leave_out.topology_cells(np.stack([ring, plus, bars]))
+    assert len(set(cells.tolist())) == 3 and (cells < np.prod(np.array(leave_out.TOPOLOGY["caps"]) + 1)).all()
+
+
+def test_moved_views_are_seeded_and_their_spread_is_none_for_a_blank_image():
+    from types import SimpleNamespace
+
+    from models import ConvNet, DigitOrNot
+
+    torch.manual_seed(0)
+    model = SimpleNamespace(classifier=ConvNet().eval(), detector=SimpleNamespace(digit_or_not=DigitOrNot().eval()))
+    x = torch.randn(3, 1, 28, 28)
+    x[0] = -0.4242  # a blank image in MNIST's normalisation: moving it changes nothing
+    with torch.no_grad():
+        first, again = leave_out.moved_views(model, x), leave_out.moved_views(model, x)
+    assert list(first) == list(leave_out.VIEW_SCORES)
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    spread = first[leave_out.VIEW_SCORES[1]]
+    assert spread[0] < 1e-5 and (spread[1:] > 1e-3).all()
+    doubt = first[leave_out.VIEW_SCORES[2]]
+    assert ((doubt >= 0) & (doubt <= 0.9)).all()

@@ -111,6 +111,24 @@ def test_a_zoomed_part_is_a_piece_of_a_digit_blown_up_never_a_straight_stroke_or
     assert outliers.ZOOMED not in outliers.MAKERS
 
 
+def test_digits_strokes_are_pieces_of_their_skeletons_laid_together_and_centred_by_mass():
+    from scipy import ndimage
+
+    digits = Split(np.zeros((20, 28, 28), np.uint8), np.arange(20) % 10)
+    for i, image in enumerate(digits.images[:15]):  # Ts, each in its own shade: three strokes meet at a junction
+        image[5:8, 6:22], image[5:24, 13:16] = 130 + 4 * i, 130 + 4 * i
+    digits.images[15:, 12:15, 12:15] = 255  # dots: no stroke long enough, never used
+    made = outliers.make(outliers.STROKES, digits, 30, seed=6)
+    assert made.shape == (30, 28, 28) and made.dtype == np.uint8
+    assert not (made == 255).any() and (made > 127).sum((1, 2)).min() >= 12
+    for image in made:
+        assert np.abs(np.array(ndimage.center_of_mass(image)) - outliers.MNIST_CENTRE).max() <= 0.5
+    whole_t = (digits.images[0] > 0).sum()
+    assert ((made > 0).sum((1, 2)) < 3 * whole_t).all()  # pieces of Ts, not whole ones: at most 3 of them
+    assert np.array_equal(made, outliers.make(outliers.STROKES, digits, 30, seed=6))
+    assert outliers.STROKES not in outliers.MAKERS
+
+
 def test_selection_ranks_on_families_the_digit_or_not_network_never_saw():
     digits = Split(np.zeros((50, 28, 28), np.uint8) + np.eye(28, dtype=np.uint8) * 255, np.arange(50) % 10)
     held_out, trained = detectors.held_out_proxies(digits, 20), detectors.trained_proxies(digits, 20)
