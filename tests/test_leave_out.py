@@ -280,3 +280,18 @@ def test_moved_views_are_seeded_and_their_spread_is_none_for_a_blank_image():
     assert spread[0] < 1e-5 and (spread[1:] > 1e-3).all()
     doubt = first[leave_out.VIEW_SCORES[2]]
     assert ((doubt >= 0) & (doubt <= 0.9)).all()
+
+
+def test_the_repelling_loss_asks_digits_to_be_drawn_and_outliers_to_miss_by_the_margin():
+    class Blank(torch.nn.Module):  # draws nothing: each image's error is its own squared sum
+        def forward(self, x):
+            return torch.zeros_like(x)
+
+    x = torch.zeros(3, 1, 2, 2)
+    x[1], x[2] = 1.0, 3.0  # squared errors 0, 4 and 36
+    y = torch.tensor([0, leave_out.UNKNOWN, leave_out.UNKNOWN])
+    loss = leave_out.repelling_loss(margin=10.0)
+    assert loss(Blank(), x, y)[0].item() == pytest.approx((10.0 - 4.0) / 3)  # the digit drawn, one outlier short
+    y[0] = 1
+    x[0] = 1.0
+    assert loss(Blank(), x, y)[0].item() == pytest.approx((4.0 + 6.0) / 3)
