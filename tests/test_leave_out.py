@@ -295,3 +295,19 @@ def test_the_repelling_loss_asks_digits_to_be_drawn_and_outliers_to_miss_by_the_
     y[0] = 1
     x[0] = 1.0
     assert loss(Blank(), x, y)[0].item() == pytest.approx((4.0 + 6.0) / 3)
+
+
+def test_quarter_turns_told_add_a_second_loss_on_the_digits_and_leave_the_score_to_the_first_eleven_outputs():
+    torch.manual_seed(0)
+    net = leave_out.RotationAided().eval()  # no dropout: both passes see the same network
+    x, y = torch.randn(6, 1, 28, 28), torch.tensor([0, 3, 7, leave_out.UNKNOWN, leave_out.UNKNOWN, 1])
+    logits = net.logits(x)
+    assert logits.shape == (6, 15)
+    odds = logits[:, leave_out.UNKNOWN] - torch.logsumexp(logits[:, : leave_out.UNKNOWN], 1)
+    assert torch.allclose(net(x), odds)
+    eleven = torch.nn.functional.cross_entropy(logits[:, : leave_out.UNKNOWN + 1], y)
+    loss, right = leave_out.rotation_aided_loss(net, x, y)
+    assert loss > eleven and right == (logits[:, : leave_out.UNKNOWN + 1].argmax(1) == y).sum()
+    outliers = torch.full((6,), leave_out.UNKNOWN)
+    assert leave_out.rotation_aided_loss(net, x, outliers)[0].item() == pytest.approx(
+        torch.nn.functional.cross_entropy(logits[:, : leave_out.UNKNOWN + 1], outliers).item(), rel=1e-5)
