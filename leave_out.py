@@ -1221,8 +1221,9 @@ OTHERS = {  # option: (the run, its name in REPORT, what it measured), each save
                        "the sum it lowers 7 of the 12 families (overlay 45.8 to 36.5, chimera 33.4 to 28.9, "
                        "strokes 79.6 to 75.6) and the development set (76.1 to 72.3). Today's runs here, trained "
                        "again, differ from the ones of \"glyphs written with digits' own strokes\" (above) by up to "
-                       "2.6 points in the sum (mirrored digits) and 1.5 on the development set: the probes' own "
-                       "noise."),
+                       "2.6 points in the sum (mirrored digits) and 1.5 on the development set: a run's initial "
+                       "weights are drawn from the random state that the runs before it in the process left, so "
+                       "this is the seeds' noise again."),
     "topology": (topology_candidate, "the stroke topology given the digit read",
                  "No outlier family: how unlike a digit's an image's stroke topology is (`leave_out.topology`: its "
                  "pieces of ink, its holes, and its skeleton's end points and junction pixels, ink from 100 of 255, "
