@@ -239,9 +239,11 @@ def digit_strokes(digits: Split, n: int, rng: np.random.Generator, length: int =
     out = np.zeros((n, 28, 28), np.uint8)
     for image in out:
         for _ in range(rng.integers(2, 4)):
-            piece = None
+            piece, tries = None, 0
             while piece is None:
-                piece = _stroke_pieces(digits.images[rng.integers(len(digits))], rng, length)
+                if tries == 1000:  # digits without a stroke that long would draw again for ever
+                    raise ValueError(f"digits' strokes: none of 1,000 random digits has a stroke of {length} px")
+                piece, tries = _stroke_pieces(digits.images[rng.integers(len(digits))], rng, length), tries + 1
             piece = np.rot90(piece[:, ::-1] if rng.random() < 0.5 else piece, rng.integers(4))
             shift = rng.uniform(9, 19, 2) - ndimage.center_of_mass(piece)
             np.maximum(image, ndimage.shift(piece, shift, order=0), out=image)

@@ -127,6 +127,8 @@ def test_digits_strokes_are_pieces_of_their_skeletons_laid_together_and_centred_
     assert ((made > 0).sum((1, 2)) < 3 * whole_t).all()  # pieces of Ts, not whole ones: at most 3 of them
     assert np.array_equal(made, outliers.make(outliers.STROKES, digits, 30, seed=6))
     assert outliers.STROKES not in outliers.MAKERS
+    with pytest.raises(ValueError, match="stroke of 6 px"):  # dots alone: refused, not drawn again for ever
+        outliers.make(outliers.STROKES, Split(digits.images[15:], digits.labels[15:]), 1)
 
 
 def test_selection_ranks_on_families_the_digit_or_not_network_never_saw():
