@@ -454,18 +454,16 @@ TOPOLOGY_SCORES = ("topology given the digit read", "topology")
 
 def topology(images: np.ndarray, ink: int = TOPOLOGY["ink"]) -> np.ndarray:
     """Each image's stroke topology (N, 4): its pieces of ink (8-connected), its holes (4-connected background
-    cut off from the border), and the end points and junction pixels of its skeleton (`skimage`'s thinning)."""
+    cut off from the border), and the end points and junction pixels of its skeleton
+    (`outliers.skeleton_neighbours`)."""
     from scipy import ndimage
-    from skimage.morphology import skeletonize
 
-    eight = np.ones((3, 3), np.uint8)
     found = np.empty((len(images), 4), np.int64)
     for n, image in enumerate(np.asarray(images, np.uint8)):
         mask = image >= ink
-        pieces = ndimage.label(mask, eight)[1]
+        pieces = ndimage.label(mask, outliers.EIGHT)[1]
         holes = ndimage.label(np.pad(~mask, 1))[1] - 1  # the padding joins the outside into one region
-        skeleton = skeletonize(mask)
-        neighbours = ndimage.convolve(skeleton.astype(np.uint8), eight, mode="constant") - 1
+        skeleton, neighbours = outliers.skeleton_neighbours(mask)
         found[n] = pieces, holes, (skeleton & (neighbours == 1)).sum(), (skeleton & (neighbours >= 3)).sum()
     return found
 

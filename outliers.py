@@ -211,21 +211,32 @@ def zoomed_parts(digits: Split, n: int, rng: np.random.Generator, ink: int = 20,
     return out
 
 
+EIGHT = np.ones((3, 3), np.uint8)  # a pixel and the 8 around it: 8-connectivity
+
+
+def skeleton_neighbours(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A mask's skeleton (`skimage`'s thinning) and, at each pixel, how many of the 8 around it are on the skeleton
+    (a skeleton pixel with one is an end point, with three or more a junction)."""
+    from scipy import ndimage
+    from skimage.morphology import skeletonize
+
+    skeleton = skeletonize(mask)
+    return skeleton, ndimage.convolve(skeleton.astype(np.uint8), EIGHT, mode="constant") - skeleton
+
+
 def _stroke_pieces(digit: np.ndarray, rng: np.random.Generator, length: int) -> np.ndarray | None:
     """One stroke of a digit, in its own pen: a piece of its skeleton between end points and junctions (at least
     `length` px long) chosen at random, and the digit's ink within 2 px of it; None where the digit has no such
     piece."""
     from scipy import ndimage
-    from skimage.morphology import skeletonize
 
-    eight = np.ones((3, 3), np.uint8)
-    skeleton = skeletonize(digit > 127)
-    junctions = skeleton & (ndimage.convolve(skeleton.astype(np.uint8), eight, mode="constant") >= 4)
-    labels, count = ndimage.label(skeleton & ~ndimage.binary_dilation(junctions, eight), eight)
+    skeleton, neighbours = skeleton_neighbours(digit > 127)
+    junctions = skeleton & (neighbours >= 3)
+    labels, count = ndimage.label(skeleton & ~ndimage.binary_dilation(junctions, EIGHT), EIGHT)
     long = [i for i in range(1, count + 1) if np.count_nonzero(labels == i) >= length]
     if not long:
         return None
-    near = ndimage.binary_dilation(labels == long[rng.integers(len(long))], eight, iterations=2)
+    near = ndimage.binary_dilation(labels == long[rng.integers(len(long))], EIGHT, iterations=2)
     return np.where(near, digit, 0).astype(np.uint8)
 
 
