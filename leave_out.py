@@ -549,7 +549,6 @@ def repelled_candidate() -> pd.DataFrame:
     the committed one, beside today's sum. Share rejected (%) at 1% of validation digits of each family (* the
     families it trained on, as the committed digit-or-not network did), the development set and the validation
     digits' own threshold."""
-    splits = mnist_splits()
     digits, pool, sets, _ = probe()
     model = osr.load_osr_model()
     committed = model.detector.reconstruction
