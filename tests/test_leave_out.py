@@ -8,6 +8,7 @@ import leave_out
 import outliers
 import report
 from data import UNKNOWN, Split
+from preprocess import MNIST_MEAN, MNIST_STD, normalize
 
 
 @pytest.fixture(scope="module")
@@ -311,3 +312,31 @@ def test_quarter_turns_told_add_a_second_loss_on_the_digits_and_leave_the_score_
     outliers = torch.full((6,), leave_out.UNKNOWN)
     assert leave_out.rotation_aided_loss(net, x, outliers)[0].item() == pytest.approx(
         torch.nn.functional.cross_entropy(logits[:, : leave_out.UNKNOWN + 1], outliers).item(), rel=1e-5)
+
+
+def test_the_pixel_cnn_reads_each_pixel_only_from_the_pixels_before_it():
+    torch.manual_seed(0)
+    net = leave_out.PixelCNN().eval()
+    ink = (torch.rand(1, 1, 28, 28) > 0.7).float()
+    with torch.no_grad():
+        base = net(ink)
+        for row, col in [(0, 0), (5, 7), (13, 13), (10, 27), (27, 27)]:
+            changed = ink.clone()
+            changed[0, 0, row, col] = 1 - changed[0, 0, row, col]
+            moved = torch.nonzero((net(changed) - base)[0, 0].abs().flatten() > 0).flatten()
+            assert moved.numel() == 0 or int(moved.min()) > row * 28 + col  # never the pixel itself or one before
+        assert net(ink).shape == (1, 1, 28, 28)
+    assert (net(torch.zeros(1, 1, 28, 28)) - net(ink)).abs()[0, 0, 0, 0] == 0  # the first pixel sees nothing
+
+
+def test_the_negative_log_likelihood_is_per_image_and_the_background_noise_sets_its_share_to_no_or_full_ink():
+    torch.manual_seed(0)
+    net = leave_out.PixelCNN().eval()
+    x = normalize(np.zeros((3, 28, 28), np.uint8))
+    with torch.no_grad():
+        nll = leave_out.pixel_nll(net, x)
+    assert nll.shape == (3,) and torch.allclose(nll, nll[0].expand(3)) and float(nll[0]) > 0
+    noisy = leave_out.with_noise(x[:1].expand(50, 1, 28, 28), torch.Generator().manual_seed(0), share=0.2)
+    ink = leave_out.ink_of(noisy)
+    assert abs(float(ink.mean()) - 0.1) < 0.01  # a fifth replaced, half of those by full ink
+    assert set(torch.unique(noisy * MNIST_STD + MNIST_MEAN).round(decimals=6).tolist()) == {0.0, 1.0}
