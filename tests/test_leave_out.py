@@ -340,3 +340,20 @@ def test_the_negative_log_likelihood_is_per_image_and_the_background_noise_sets_
     ink = leave_out.ink_of(noisy)
     assert abs(float(ink.mean()) - 0.1) < 0.01  # a fifth replaced, half of those by full ink
     assert set(torch.unique(noisy * MNIST_STD + MNIST_MEAN).round(decimals=6).tolist()) == {0.0, 1.0}
+
+
+def test_the_generative_classifier_is_sure_where_one_digit_explains_the_ink_and_unsure_where_all_do():
+    likelihood = np.array([[-50.0] + [-90.0] * 9, [-70.0] * 10])
+    scores = leave_out.generative_scores(likelihood, np.array([3, 3]))
+    given, doubt, doubt_of_read = (scores[n] for n in leave_out.GENERATIVE_SCORES)
+    np.testing.assert_allclose(given, [90.0, 70.0])
+    np.testing.assert_allclose(doubt, [0.0, np.log(10)], atol=1e-12)
+    np.testing.assert_allclose(doubt_of_read, [40.0, np.log(10)], atol=1e-12)
+    torch.manual_seed(0)
+    net = leave_out.ConditionalPixelCNN().eval()
+    with torch.no_grad():
+        torch.nn.init.normal_(net.digit.weight)
+        x = normalize((np.random.default_rng(0).random((2, 28, 28)) > 0.7).astype(np.uint8) * 255)
+        by_digit = leave_out.digit_likelihoods(net, x)
+        assert by_digit.shape == (2, 10) and len(set(by_digit[0].tolist())) == 10  # the digit told matters
+        np.testing.assert_allclose(by_digit[:, 4], -leave_out.pixel_nll(net, x, torch.full((2,), 4)))
