@@ -530,6 +530,13 @@ def views_candidate() -> pd.DataFrame:
                          | {f"{VIEW_SCORES[0]} in place of one pass": (*SUM[:2], VIEW_SCORES[0])})
 
 
+def new_score_rows(names: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The rows that measure new scores (`sums_rejected`): today's sum, and each score alone, added to the sum and
+    in the sum in place of the L2 norm."""
+    return ({"today's sum": SUM} | {f"{n} alone": (n,) for n in names} | {f"sum + {n}": (*SUM, n) for n in names}
+            | {f"{n} in place of the L2 norm": (SUM[0], n, SUM[2]) for n in names})
+
+
 DENSITY = {"width": 32, "layers": 5, "epochs": 3, "noise": 0.15}  # noise: Ren et al.'s 0.1-0.2 of pixels
 DENSITY_SCORES = ("PixelCNN NLL", "PixelCNN likelihood ratio")
 
@@ -610,9 +617,7 @@ def density_candidate() -> pd.DataFrame:
 
     raw = {s: model.run(images)[1] | batched(scores, images, centre=True)
            for s, images in no_training_sets(splits).items()}
-    return sums_rejected(raw, {"today's sum": SUM} | {f"{n} alone": (n,) for n in DENSITY_SCORES}
-                         | {f"sum + {n}": (*SUM, n) for n in DENSITY_SCORES}
-                         | {f"{n} in place of the L2 norm": (SUM[0], n, SUM[2]) for n in DENSITY_SCORES})
+    return sums_rejected(raw, new_score_rows(DENSITY_SCORES))
 
 
 GENERATIVE_SCORES = ("PixelCNN NLL given the digit read", "generative doubt", "generative doubt of the digit read")
@@ -670,9 +675,7 @@ def generative_candidate() -> pd.DataFrame:
         read, raw[s] = model.run(images)
         likelihood = batched(lambda x: {"l": digit_likelihoods(net, x)}, images, centre=True)["l"]
         raw[s] |= generative_scores(likelihood, read)
-    return sums_rejected(raw, {"today's sum": SUM} | {f"{n} alone": (n,) for n in GENERATIVE_SCORES}
-                         | {f"sum + {n}": (*SUM, n) for n in GENERATIVE_SCORES}
-                         | {f"{n} in place of the L2 norm": (SUM[0], n, SUM[2]) for n in GENERATIVE_SCORES})
+    return sums_rejected(raw, new_score_rows(GENERATIVE_SCORES))
 
 
 REPELLED = "L2 norm, autoencoder that fails on outliers"
