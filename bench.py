@@ -1,7 +1,7 @@
 """Speed benchmark: training seconds per epoch of each network, predict throughput (one call on 10,000 images,
-and batch 1) with the best model's as a ratio to system A's measured in the same process, a fixed reference
-workload that says how fast the machine is, and (with --notebook) the notebook's headless execution time, (with
---tests) README's test command's time beside it.
+and batch 1) with the best model's as a ratio to system A's measured in the same process, the time of each part
+of a batch-1 call, a fixed reference workload that says how fast the machine is, and (with --notebook) the
+notebook's headless execution time, (with --tests) README's test command's time beside it.
 
     python bench.py [--notebook] [--tests]   # prints the figures, writes report/bench.json and REPORT's speed block
 """
@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ import augment
 import loop
 import losses
 import osr
+import preprocess
 import protocols
 import report
 import train
@@ -81,6 +83,51 @@ def predict_speeds(images: np.ndarray, rounds: int = 3) -> dict[str, dict[str, f
                     model.predict(images[i: i + batch])
                     seconds[system][key] += time.perf_counter() - start
     return {s: {key: round(rounds * counts[key] / seconds[s][key], 1) for key in PREDICT} for s in models}
+
+
+def batch_1_parts(images: np.ndarray, rounds: int = 3) -> dict[str, dict[str, float]]:
+    """Microseconds per image of each part of the best model's and system A's `predict` at batch 1, the parts and
+    the whole call timed in turns on each of BATCH_1_IMAGES images over `rounds` rounds (as `predict_speeds`):
+    where the best model's extra time goes. "the rest" is the whole call less its parts (the scores' bookkeeping,
+    their sum, the decision)."""
+    best, a = (osr.load_osr_model(ROOT / "weights", s) for s in ("best", "A"))
+    detector = best.detector
+
+    def parts(image: np.ndarray) -> dict[str, dict[str, Callable[[], object]]]:
+        x = preprocess.prepare(image).tensor(dtype=preprocess.DTYPE)
+        centred = preprocess.centre_by_mass(x)
+        features = best.classifier.features(centred)
+        return {"best": {"input pipeline, with centring by mass": lambda: preprocess.centre_by_mass(
+                             preprocess.prepare(image).tensor(dtype=preprocess.DTYPE)),
+                         "classifier": lambda: best.classifier(centred),
+                         "digit-or-not network": lambda: detector.digit_or_not.read(centred),
+                         "autoencoder and L2 norm": lambda: detector.reconstruction.raw_scores(centred, otsu=False),
+                         "kNN": lambda: detector.scorer.knn(features),
+                         "whole predict": lambda: best.predict(image)},
+                "A": {"input pipeline": lambda: preprocess.prepare(image).tensor(dtype=preprocess.DTYPE),
+                      "classifier": lambda: a.classifier(x),
+                      "autoencoder, L2 norm and Otsu diff": lambda: a.detector.raw_scores(x),
+                      "whole predict": lambda: a.predict(image)}}
+
+    seconds: dict[str, dict[str, float]] = {}
+    with torch.inference_mode():
+        for timed in (False, True):  # a warm-up round first
+            for _ in range(rounds if timed else 1):
+                for image in images[:BATCH_1_IMAGES]:
+                    for system, calls in parts(image).items():
+                        for part, call in calls.items():
+                            start = time.perf_counter()
+                            call()
+                            if timed:
+                                seconds.setdefault(system, {}).setdefault(part, 0.0)
+                                seconds[system][part] += time.perf_counter() - start
+    out = {}
+    for system, per in seconds.items():
+        us = {part: 1e6 * v / (rounds * min(len(images), BATCH_1_IMAGES)) for part, v in per.items()}
+        whole = us.pop("whole predict")
+        out[system] = {part: round(v) for part, v in us.items()} | {"the rest": round(whole - sum(us.values())),
+                                                                      "whole predict": round(whole)}
+    return out
 
 
 def ratios_to_a(speeds: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -165,6 +212,7 @@ def main(run_notebook: bool, run_tests: bool) -> dict:
         "reference_seconds": reference_seconds(),
         "predict_images_per_second": speeds,
         "best_over_a": ratios_to_a(speeds),
+        "batch_1_microseconds": batch_1_parts(splits["test"].images),
         "epoch_seconds": epoch_seconds(splits),
     }
     if run_notebook:

@@ -74,3 +74,24 @@ def test_predict_speeds_let_the_systems_take_turns_call_by_call(monkeypatch):
     timed = calls[2 * len(bench.osr.SYSTEMS):]  # after each system's two warm-up calls
     turns = [(system, n) for n in (4, 1, 1, 1) for system in bench.osr.SYSTEMS]
     assert timed == turns * 2
+
+
+def test_batch_1_parts_time_each_part_and_the_rest_adds_up_to_the_whole_call(monkeypatch):
+    monkeypatch.setattr(bench, "BATCH_1_IMAGES", 2)
+    images = np.zeros((3, 28, 28), np.uint8)
+    images[:, 8:20, 13:15] = 255  # a bar: a digit-like image
+    parts = bench.batch_1_parts(images, rounds=1)
+    assert list(parts) == ["best", "A"]
+    assert list(parts["best"]) == ["input pipeline, with centring by mass", "classifier", "digit-or-not network",
+                                   "autoencoder and L2 norm", "kNN", "the rest", "whole predict"]
+    assert list(parts["A"]) == ["input pipeline", "classifier", "autoencoder, L2 norm and Otsu diff", "the rest",
+                                "whole predict"]
+    for per in parts.values():
+        timed = [v for part, v in per.items() if part not in ("the rest", "whole predict")]
+        assert min(timed) > 0 and abs(sum(timed) + per["the rest"] - per["whole predict"]) <= len(timed) + 1
+    figures = dict(FIGURES, batch_1_microseconds=parts, goals=[])
+    figures["train_seconds"] = 1.0
+    block = report.speed_markdown(figures)
+    assert f"| kNN | {parts['best']['kNN']:,} |  |" in block
+    assert f"| input pipeline |  | {parts['A']['input pipeline']:,} |" in block
+    assert block.index("| input pipeline |") < block.index("| classifier |") < block.index("| the rest |")
