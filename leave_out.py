@@ -199,6 +199,13 @@ def sums_rejected(raw: dict[str, dict[str, np.ndarray]], rows: dict[str, tuple[s
                          for name, r in raw.items() if name != "MNIST validation"}).T
 
 
+def new_score_rows(names: tuple[str, ...], in_place: bool = True) -> dict[str, tuple[str, ...]]:
+    """The rows that measure new scores (`sums_rejected`): today's sum, and each score alone, added to the sum and
+    (with `in_place`) in the sum in place of the L2 norm."""
+    rows = {"today's sum": SUM} | {f"{n} alone": (n,) for n in names} | {f"sum + {n}": (*SUM, n) for n in names}
+    return rows | ({f"{n} in place of the L2 norm": (SUM[0], n, SUM[2]) for n in names} if in_place else {})
+
+
 def no_training_sets(splits: dict[str, Split]) -> dict[str, np.ndarray]:
     """What the candidates measured against today's sum are measured on: the validation digits (the z statistics
     and the threshold), the selection's held-out proxies, MNIST test and the development set (every second
@@ -318,8 +325,7 @@ def disagreement_candidate() -> pd.DataFrame:
     read = functools.partial(readings, model.classifier, model.detector.digit_or_not)
     raw = {s: model.run(images)[1] | batched(read, images, centre=True)
            for s, images in no_training_sets(splits).items()}
-    return sums_rejected(raw, {"today's sum": SUM} | {f"{n} alone": (n,) for n in (DISAGREEMENT, DOUBT)}
-                         | {f"sum + {n}": (*SUM, n) for n in (DISAGREEMENT, DOUBT)})
+    return sums_rejected(raw, new_score_rows((DISAGREEMENT, DOUBT), in_place=False))
 
 
 CONTRASTIVE = {"epochs": 5, "temperature": 0.1, "batch": 256}  # SupCon's temperature; 512 views a batch
@@ -491,8 +497,7 @@ def topology_candidate() -> pd.DataFrame:
         digits, raw[s] = model.run(images)
         cells = topology_cells(images)
         raw[s].update(dict(zip(TOPOLOGY_SCORES, (-given[digits, cells], -overall[cells]))))
-    return sums_rejected(raw, {"today's sum": SUM} | {f"{n} alone": (n,) for n in TOPOLOGY_SCORES}
-                         | {f"sum + {n}": (*SUM, n) for n in TOPOLOGY_SCORES})
+    return sums_rejected(raw, new_score_rows(TOPOLOGY_SCORES, in_place=False))
 
 
 VIEWS = {"count": 8, "degrees": 12.0, "translate": 0.06, "scale": (0.9, 1.1)}
@@ -525,16 +530,8 @@ def views_candidate() -> pd.DataFrame:
     seen = torch.no_grad()(functools.partial(moved_views, model))
     raw = {s: model.run(images)[1] | batched(seen, images, centre=True)
            for s, images in no_training_sets(splits).items()}
-    return sums_rejected(raw, {"today's sum": SUM} | {f"{n} alone": (n,) for n in VIEW_SCORES}
-                         | {f"sum + {n}": (*SUM, n) for n in VIEW_SCORES}
+    return sums_rejected(raw, new_score_rows(VIEW_SCORES, in_place=False)
                          | {f"{VIEW_SCORES[0]} in place of one pass": (*SUM[:2], VIEW_SCORES[0])})
-
-
-def new_score_rows(names: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
-    """The rows that measure new scores (`sums_rejected`): today's sum, and each score alone, added to the sum and
-    in the sum in place of the L2 norm."""
-    return ({"today's sum": SUM} | {f"{n} alone": (n,) for n in names} | {f"sum + {n}": (*SUM, n) for n in names}
-            | {f"{n} in place of the L2 norm": (SUM[0], n, SUM[2]) for n in names})
 
 
 DENSITY = {"width": 32, "layers": 5, "epochs": 3, "noise": 0.15}  # noise: Ren et al.'s 0.1-0.2 of pixels
