@@ -94,33 +94,33 @@ def batch_1_parts(images: np.ndarray, rounds: int = 3) -> dict[str, dict[str, fl
     detector = best.detector
 
     def parts(image: np.ndarray) -> dict[str, dict[str, Callable[[], object]]]:
-        x = preprocess.prepare(image).tensor(dtype=preprocess.DTYPE)
+        def convert() -> torch.Tensor:
+            return preprocess.prepare(image).tensor(dtype=preprocess.DTYPE)
+
+        x = convert()
         centred = preprocess.centre_by_mass(x)
         features = best.classifier.features(centred)
-        return {"best": {"input pipeline, with centring by mass": lambda: preprocess.centre_by_mass(
-                             preprocess.prepare(image).tensor(dtype=preprocess.DTYPE)),
+        return {"best": {"input pipeline, with centring by mass": lambda: preprocess.centre_by_mass(convert()),
                          "classifier": lambda: best.classifier(centred),
                          "digit-or-not network": lambda: detector.digit_or_not.read(centred),
                          "autoencoder and L2 norm": lambda: detector.reconstruction.raw_scores(centred, otsu=False),
                          "kNN": lambda: detector.scorer.knn(features),
                          "whole predict": lambda: best.predict(image)},
-                "A": {"input pipeline": lambda: preprocess.prepare(image).tensor(dtype=preprocess.DTYPE),
+                "A": {"input pipeline": convert,
                       "classifier": lambda: a.classifier(x),
                       "autoencoder, L2 norm and Otsu diff": lambda: a.detector.raw_scores(x),
                       "whole predict": lambda: a.predict(image)}}
 
-    seconds: dict[str, dict[str, float]] = {}
+    seconds: dict[str, dict[str, float]] = {"best": {}, "A": {}}
     with torch.inference_mode():
-        for timed in (False, True):  # a warm-up round first
-            for _ in range(rounds if timed else 1):
-                for image in images[:BATCH_1_IMAGES]:
-                    for system, calls in parts(image).items():
-                        for part, call in calls.items():
-                            start = time.perf_counter()
-                            call()
-                            if timed:
-                                seconds.setdefault(system, {}).setdefault(part, 0.0)
-                                seconds[system][part] += time.perf_counter() - start
+        for round_ in range(rounds + 1):  # round 0 warms up, untimed
+            for image in images[:BATCH_1_IMAGES]:
+                for system, calls in parts(image).items():
+                    for part, call in calls.items():
+                        start = time.perf_counter()
+                        call()
+                        if round_:
+                            seconds[system][part] = seconds[system].get(part, 0.0) + time.perf_counter() - start
     out = {}
     for system, per in seconds.items():
         us = {part: 1e6 * v / (rounds * min(len(images), BATCH_1_IMAGES)) for part, v in per.items()}

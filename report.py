@@ -306,10 +306,10 @@ def speed_markdown(bench: dict | None) -> str:
     lines += [f"| predict, system {s}, {names[k]} | {v:,.0f} images/s | |"
               for s, per in bench["predict_images_per_second"].items() for k, v in per.items()]
     lines += [f"| predict, best / A, {names[k]} | {v:.2f} | |" for k, v in bench["best_over_a"].items()]
-    parts = bench.get("batch_1_microseconds", {})
     for key, what in (("notebook_seconds", "notebook, headless execution"), ("test_seconds", "README's test command")):
         if key in bench:
             lines.append(f"| {what} | {bench[key]:.0f} s | {bench[key] / ref:.0f} |")
+    parts = bench.get("batch_1_microseconds", {})
     if parts:  # each system's own parts, in their order (by where they fall in its call), the others' cells empty
         rows = sorted(dict.fromkeys(part for per in parts.values() for part in per),
                       key=lambda part: max(list(per).index(part) / len(per) for per in parts.values() if part in per))
