@@ -357,3 +357,27 @@ def test_the_generative_classifier_is_sure_where_one_digit_explains_the_ink_and_
         by_digit = leave_out.digit_likelihoods(net, x)
         assert by_digit.shape == (2, 10) and len(set(by_digit[0].tolist())) == 10  # the digit told matters
         np.testing.assert_allclose(by_digit[:, 4], -leave_out.pixel_nll(net, x, torch.full((2,), 4)))
+
+
+def test_the_four_cell_groups_hide_every_pixel_once_and_no_two_hidden_cells_touch_by_a_side():
+    groups = leave_out.cell_groups()
+    assert groups.shape == (4, 1, 28, 28) and bool((groups.sum(0) == 1).all())
+    cells = groups[:, 0, ::7, ::7]  # one pixel per 7x7 cell: 4x4 cells
+    assert cells.sum((1, 2)).tolist() == [4, 4, 4, 4]
+    assert not (cells[:, 1:] & cells[:, :-1]).any() and not (cells[:, :, 1:] & cells[:, :, :-1]).any()
+
+
+def test_the_inpainter_never_sees_a_hidden_pixel_and_its_error_takes_each_pixel_from_the_pass_that_hid_it():
+    torch.manual_seed(0)
+    net = leave_out.Inpainter().eval()
+    x, hidden = torch.randn(2, 1, 28, 28), leave_out.cell_groups()[1:2].expand(2, -1, -1, -1)
+    with torch.no_grad():
+        assert net(x, hidden).shape == (2, 1, 28, 28)
+        assert torch.equal(net(x, hidden), net(torch.where(hidden, torch.randn(2, 1, 28, 28), x), hidden))
+    x = torch.randn(3, 1, 28, 28)
+    assert torch.allclose(leave_out.inpainting_error(lambda x, hidden: x, x), torch.zeros(3))
+    blank = leave_out.inpainting_error(lambda x, hidden: torch.zeros_like(x), x)
+    assert torch.allclose(blank, x.flatten(1).norm(dim=1))
+    loss, _ = leave_out.inpainting_loss(lambda x, hidden: torch.zeros_like(x), x, torch.zeros(3))
+    hidden = leave_out.cell_groups()[:3]  # image i hides group i
+    assert loss.item() == pytest.approx(float((x.pow(2) * hidden).flatten(1).sum(1).mean()), rel=1e-6)
