@@ -255,18 +255,21 @@ JOINT = "kNN in both networks' features"
 OTHER_PICK = 1  # another seed for the choice of the 5,000 bank digits (the committed bank's is 0)
 
 
-def joint_features(model: osr.OSRModel, x: torch.Tensor, share: float = 0.5) -> torch.Tensor:
-    """The classifier's and the digit-or-not network's penultimate features of a batch, scaled to lengths
-    sqrt(1 - share) and sqrt(share), side by side: the cosine similarity of two such vectors is the networks'
-    cosine similarities weighted 1 - share and share (0.5: both alike, as protocol 1's ensembles join their
-    members' features)."""
-    parts = (model.classifier.features(x), model.detector.digit_or_not.features(x))
+def network_features(model: osr.OSRModel, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The classifier's and the digit-or-not network's penultimate features of a batch."""
+    return model.classifier.features(x), model.detector.digit_or_not.features(x)
+
+
+def joined(parts: tuple[torch.Tensor, torch.Tensor], share: float = 0.5) -> torch.Tensor:
+    """The two networks' features (`network_features`) scaled to lengths sqrt(1 - share) and sqrt(share), side by
+    side: the cosine similarity of two such vectors is the networks' cosine similarities weighted 1 - share and
+    share (0.5: both alike, as protocol 1's ensembles join their members' features)."""
     return torch.cat([F.normalize(p.float(), dim=1) * w ** 0.5 for p, w in zip(parts, (1 - share, share))], 1)
 
 
 def joint_knn_candidate() -> pd.DataFrame:
     """No training: kNN (the 10th nearest of 5,000 training digits, `detectors.FeatureScorer`) in the classifier's
-    and the digit-or-not network's features joined (`joint_features`), alone, added to the best model's sum and in
+    and the digit-or-not network's features joined (`joined`), alone, added to the best model's sum and in
     place of its kNN; and, to show how far the choice of the 5,000 bank digits moves the figures, the same in place
     of the kNN with another choice (OTHER_PICK), beside the committed kNN with that choice. Share rejected (%) at 1%
     of the validation digits of the selection's held-out proxies, MNIST test and the development set (every second
@@ -274,8 +277,12 @@ def joint_knn_candidate() -> pd.DataFrame:
     splits = mnist_splits()
     model = osr.load_osr_model()
     labels = torch.as_tensor(splits["train"].labels)
-    train = batched(lambda x: {"joint": joint_features(model, x), "classifier": model.classifier.features(x)},
-                    splits["train"].images, centre=True)
+
+    def features(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        parts = network_features(model, x)
+        return {"joint": joined(parts), "classifier": parts[0]}
+
+    train = batched(features, splits["train"].images, centre=True)
     picked = f"(bank pick {OTHER_PICK})"
     scorers = {name: (part, for_inference(detectors.FeatureScorer(dim=train[part].shape[1]).fit(
         torch.as_tensor(train[part]), labels, seed=seed)))
@@ -283,8 +290,8 @@ def joint_knn_candidate() -> pd.DataFrame:
                                  (f"kNN {picked}", "classifier", OTHER_PICK))}
 
     def scores(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        features = {"joint": joint_features(model, x), "classifier": model.classifier.features(x)}
-        return {name: scorer.knn(features[part]) for name, (part, scorer) in scorers.items()}
+        found = features(x)
+        return {name: scorer.knn(found[part]) for name, (part, scorer) in scorers.items()}
 
     raw = {s: model.run(images)[1] | batched(scores, images, centre=True)
            for s, images in no_training_sets(splits).items()}
@@ -723,20 +730,24 @@ DIGIT_OR_NOT_SHARES = (0.25, 0.5, 0.75, 1.0)  # 0: the committed kNN; 1: the dig
 
 
 def joint_shares_candidate() -> pd.DataFrame:
-    """No training: kNN in the two networks' features joined (`joint_features`) with the digit-or-not network's
+    """No training: kNN in the two networks' features joined (`joined`) with the digit-or-not network's
     share of the similarity at each of DIGIT_OR_NOT_SHARES, in place of the best model's kNN. Share rejected (%) at
     1% of the validation digits of the selection's held-out proxies, MNIST test and the development set (every
     second character)."""
     splits = mnist_splits()
     model = osr.load_osr_model()
     names = {share: f"{JOINT}, digit-or-not share {share}" for share in DIGIT_OR_NOT_SHARES}
-    train = batched(lambda x: {name: joint_features(model, x, share) for share, name in names.items()},
-                    splits["train"].images, centre=True)
+
+    def by_share(x: torch.Tensor) -> dict[str, torch.Tensor]:  # each network's pass once for every share
+        parts = network_features(model, x)
+        return {name: joined(parts, share) for share, name in names.items()}
+
+    train = batched(by_share, splits["train"].images, centre=True)
     scorers = {name: for_inference(detectors.FeatureScorer(dim=train[name].shape[1]).fit(
         torch.as_tensor(train[name]), torch.as_tensor(splits["train"].labels))) for name in names.values()}
 
     def scores(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {name: scorers[name].knn(joint_features(model, x, share)) for share, name in names.items()}
+        return {name: scorers[name].knn(joint) for name, joint in by_share(x).items()}
 
     raw = {s: model.run(images)[1] | batched(scores, images, centre=True)
            for s, images in no_training_sets(splits).items()}
@@ -1608,7 +1619,7 @@ OTHERS = {  # option: (the run, its name in REPORT, what it measured), each save
                   "kNN step with twice the work in `predict` and a second bank of 5,000 x 256 values, where "
                   "`predict` may be no slower than today."),
     "joint_shares": (joint_shares_candidate, "the digit-or-not network's share in the joined kNN",
-                     "No training: kNN in the two networks' features joined (`leave_out.joint_features`) with the "
+                     "No training: kNN in the two networks' features joined (`leave_out.joined`) with the "
                      "digit-or-not network's share of the cosine similarity at 0.25, 0.5 (the candidate above), 0.75 "
                      "and 1 (its features alone), in place of the best model's kNN. Share rejected (%) at 1% of the "
                      "validation digits of the selection's held-out proxies, MNIST test and the development set "

@@ -383,16 +383,11 @@ def test_the_inpainter_never_sees_a_hidden_pixel_and_its_error_takes_each_pixel_
     assert loss.item() == pytest.approx(float((x.pow(2) * hidden).flatten(1).sum(1).mean()), rel=1e-6)
 
 
-def test_joint_features_weigh_each_networks_cosine_similarity_by_its_share():
-    from types import SimpleNamespace
-
+def test_joined_features_weigh_each_networks_cosine_similarity_by_its_share():
     first, second = torch.randn(4, 128) * 5, torch.randn(4, 128) * 0.1
-    model = SimpleNamespace(classifier=SimpleNamespace(features=lambda x: first),
-                            detector=SimpleNamespace(digit_or_not=SimpleNamespace(features=lambda x: second)))
-    x = torch.zeros(4, 1, 28, 28)
-    joint = leave_out.joint_features(model, x, share=0.25)
+    joint = leave_out.joined((first, second), share=0.25)
     assert joint.shape == (4, 256) and torch.allclose(joint.norm(dim=1), torch.ones(4))
     cos = [torch.nn.functional.normalize(f, dim=1) @ torch.nn.functional.normalize(f, dim=1).T for f in (first, second)]
     assert torch.allclose(joint @ joint.T, 0.75 * cos[0] + 0.25 * cos[1], atol=1e-6)
-    assert torch.allclose(leave_out.joint_features(model, x, share=1.0)[:, 128:],
+    assert torch.allclose(leave_out.joined((first, second), share=1.0)[:, 128:],
                           torch.nn.functional.normalize(second, dim=1))
