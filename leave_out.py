@@ -864,9 +864,13 @@ def bottleneck_candidate() -> pd.DataFrame:
     test and the development set (every second character)."""
     splits = mnist_splits()
     model = osr.load_osr_model()
-    narrow = {f"L2 norm, {code}-value code": detectors.ReconstructionDetector(for_inference(train_network(
-        Autoencoder(code), autoencoder_loss, splits["train"], splits["val"], train.EPOCHS["autoencoder"],
-        f"autoencoder, {code}-value code")[0], FAST), {}) for code in BOTTLENECKS}
+
+    def trained(code: int) -> detectors.ReconstructionDetector:
+        net = train_network(Autoencoder(code), autoencoder_loss, splits["train"], splits["val"],
+                            train.EPOCHS["autoencoder"], f"autoencoder, {code}-value code")[0]
+        return detectors.ReconstructionDetector(for_inference(net, FAST), {})
+
+    narrow = {f"L2 norm, {code}-value code": trained(code) for code in BOTTLENECKS}
 
     def scores(x: torch.Tensor) -> dict[str, np.ndarray]:
         return {name: reconstruction.raw_scores(x, otsu=False)["l2"] for name, reconstruction in narrow.items()}
